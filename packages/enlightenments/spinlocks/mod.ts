@@ -1,0 +1,5 @@
+/**
+ * `@hv/spinlocks`: the `hv-spinlocks=N` enlightenment.
+ * @module
+ */
+export { spinlocks, SpinlockRetries } from "./src/spinlocks.ts";

@@ -1,0 +1,5 @@
+/**
+ * `@hv/stimer`: the `hv-stimer` enlightenment (synthetic timers).
+ * @module
+ */
+export { stimer, stimerVpState } from "./src/stimer.ts";
