@@ -9,7 +9,16 @@
  * @module
  */
 
-import { type BitField, bitField, bitRange, fieldGet, fieldGet64, fieldMaskHi, fieldMaskLo, fieldSet64 } from "./bits.ts";
+import {
+  type BitField,
+  bitField,
+  bitRange,
+  fieldGet,
+  fieldGet64,
+  fieldMaskHi,
+  fieldMaskLo,
+  fieldSet64,
+} from "./bits.ts";
 
 /**
  * Fields of the 64-bit hypercall input value. TLFS §3.7 "Hypercall Inputs":

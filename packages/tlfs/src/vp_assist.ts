@@ -29,9 +29,10 @@ export const HvVpAssistPage = {
 } as const;
 
 /**
- * Bits of the `apic_assist` u32 (`HV_VIRTUAL_APIC_ASSIST`, TLFS §10.5.4 "Lazy EOI"):
+ * Bits of the `apic_assist` u32 (`HV_VIRTUAL_APIC_ASSIST`, TLFS §7.8.7 "EOI Assist"):
  * - `no_eoi_required` bit 0: set by the hypervisor when the injected interrupt needs no EOI; the
- *   guest clears it instead of writing the EOI register. Linux `HV_PV_EOI`-style use in `hv_apic.c`.
+ *   guest then clears it instead of writing the EOI register (Linux `hv_apic_eoi_write`,
+ *   `arch/x86/hyperv/hv_apic.c`; KVM PV-EOI).
  */
 export const HvApicAssist = Object.freeze({
   no_eoi_required: bitField(0, 1),
