@@ -5,7 +5,7 @@
  * Edge code: runs once per VM or CLI call.
  * @module
  */
-import { Effect, Exit, Schema } from "effect";
+import { Cause, Effect, Exit, Schema } from "effect";
 import {
   HV_CPUID_ENLIGHTMENT_INFO,
   HV_CPUID_FEATURES,
@@ -185,7 +185,7 @@ export const compose = Effect.fnUntraced(function* (request: ComposeRequest) {
             name: plugin.name,
             param: key,
             value: raw,
-            message: `invalid value '${raw}' for ${plugin.name}.${key} (${spec.doc}): ${String(exit.cause).split("\n")[0].replace(/^[A-Za-z]*Error: /, "")}`,
+            message: `invalid value '${raw}' for ${plugin.name}.${key} (${spec.doc}): ${(Cause.squash(exit.cause) as Error).message}`,
           }),
         );
       }
@@ -252,11 +252,15 @@ export const compose = Effect.fnUntraced(function* (request: ComposeRequest) {
     ...enlightenments.map((e) => ({ owner: e.name, c: cpuidOf(e.plugin, e.params) })),
   ];
   const registerOwners = new Map<string, string>();
-  const extraLeaves: CpuidLeaf[] = [];
+  // maxLeaf bounds the standard leaves (zero-filled up to it); reportedMax is what 0x40000000.EAX says,
+  // raised by extra leaves such as syndbg's 0x40000080..82 (QEMU `hyperv_fill_cpuids`, KVM `kvm_get_hv_cpuid`).
   let maxLeaf = HV_CPUID_MIN_MAX_LEAF;
+  let reportedMax = maxLeaf;
   const noteLeaf = (fn: number) => {
-    if (fn < HV_CPUID_SYNDBG_VENDOR_AND_MAX_FUNCTIONS && fn > maxLeaf) maxLeaf = fn;
+    if (fn < HV_CPUID_SYNDBG_VENDOR_AND_MAX_FUNCTIONS) maxLeaf = Math.max(maxLeaf, fn);
+    reportedMax = Math.max(reportedMax, fn);
   };
+  const leafOwners = new Map<number, string>();
   for (const { owner, c } of contributions) {
     for (const b of c.set ?? []) {
       table.setBit(b);
@@ -285,7 +289,22 @@ export const compose = Effect.fnUntraced(function* (request: ComposeRequest) {
       registerOwners.set(k, owner);
       table.setRegister(r.leaf, r.register, r.value);
     }
-    for (const l of c.leaves ?? []) extraLeaves.push({ index: 0, ...l });
+    for (const l of c.leaves ?? []) {
+      const prev = leafOwners.get(l.function);
+      if (prev || table.has(l.function)) {
+        return yield* Effect.fail(
+          new ClaimConflict({
+            what: `CPUID leaf ${hex(l.function)}`,
+            first: prev ?? "another plugin's bits",
+            second: owner,
+            message: `'${prev ?? "another plugin"}' and '${owner}' both define CPUID leaf ${hex(l.function)}; compose only one of them`,
+          }),
+        );
+      }
+      leafOwners.set(l.function, owner);
+      noteLeaf(l.function);
+      for (const r of ["eax", "ebx", "ecx", "edx"] as const) table.setRegister(l.function, r, l[r]);
+    }
   }
   for (const { c } of contributions) for (const b of c.clear ?? []) table.clearBit(b);
   for (const p of HV_FORBIDDEN_PRIVILEGES) {
@@ -301,8 +320,8 @@ export const compose = Effect.fnUntraced(function* (request: ComposeRequest) {
     }
   }
   for (let fn = HV_CPUID_VENDOR_AND_MAX_FUNCTIONS + 1; fn <= maxLeaf; fn++) table.touch(fn);
-  table.setRegister(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, "eax", maxLeaf);
-  const cpuid = [...table.leaves(), ...extraLeaves].sort((a, b) => a.function - b.function || a.index - b.index);
+  table.setRegister(HV_CPUID_VENDOR_AND_MAX_FUNCTIONS, "eax", Math.max(maxLeaf, reportedMax));
+  const cpuid = table.leaves();
 
   return { enlightenments, cpuid, msrs, hypercalls, version } satisfies Composition as Composition;
 }) as (request: ComposeRequest) => Effect.Effect<Composition, ComposeError>;

@@ -1,0 +1,5 @@
+/**
+ * `@hv/evmcs`: the `hv-evmcs` enlightenment (enlightened VMCS, passthrough only).
+ * @module
+ */
+export { evmcs } from "./src/evmcs.ts";

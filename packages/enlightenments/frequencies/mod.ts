@@ -1,0 +1,5 @@
+/**
+ * `@hv/frequencies`: the `hv-frequencies` enlightenment (TSC/APIC frequency MSRs).
+ * @module
+ */
+export { frequencies } from "./src/frequencies.ts";

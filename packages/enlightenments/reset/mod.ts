@@ -1,0 +1,5 @@
+/**
+ * `@hv/reset`: the `hv-reset` enlightenment (reset MSR).
+ * @module
+ */
+export { reset } from "./src/reset.ts";

@@ -1,0 +1,59 @@
+import { HV_X64_MSR_REFERENCE_TSC, HV_X64_MSR_TIME_REF_COUNT, HvPrivilegeEax } from "@hv/tlfs";
+import { defineState, definePlugin } from "@hv/x86";
+
+/**
+ * Per-partition time state: `reference_tsc` is HV_X64_MSR_REFERENCE_TSC as written (u64: bit 0
+ * enable, bits 63:12 GPA page number, bits 11:1 kept as written), `tsc_sequence` the last
+ * `tsc_sequence` published in the reference TSC page (0 = page invalid; updates skip 0 and
+ * 0xFFFFFFFF, as KVM does). Both 0 at power-on.
+ */
+export const timePartitionState = defineState({
+  version: 1,
+  fields: {
+    reference_tsc: { type: "u64", doc: "HV_X64_MSR_REFERENCE_TSC: bit 0 enable, bits 63:12 GPA page number" },
+    tsc_sequence: { type: "u32", doc: "tsc_sequence last written into the reference TSC page (0: invalid)" },
+  },
+});
+
+/**
+ * `hv-time`: 0x40000003.EAX[1] AccessPartitionReferenceCounter and EAX[9]
+ * AccessPartitionReferenceTsc.
+ *
+ * MSRs:
+ * - HV_X64_MSR_TIME_REF_COUNT 0x40000020, read-only (gate EAX[1]): partition reference time in
+ *   100 ns units, computed from the guest TSC with the same scale/offset as the page; WRMSR -> #GP.
+ * - HV_X64_MSR_REFERENCE_TSC 0x40000021, read/write (gate EAX[9]): no reserved-bit check; when bit 0
+ *   is set the page at GPA[63:12] holds a valid {tsc_sequence, scale, offset} before the guest runs
+ *   again; with bit 0 clear the page is never written.
+ * Any access without its gate bit -> #GP. Source: TLFS §12.3 and §12.7; KVM `get_time_ref_counter`,
+ * `kvm_hv_setup_tsc_page`; QEMU `HYPERV_FEAT_TIME`.
+ */
+export const time = definePlugin({
+  name: "time",
+  summary: "Partition reference time: a 100 ns counter MSR and the reference TSC page the guest reads without exits",
+  requires: [],
+  cpuid: { set: [HvPrivilegeEax.AccessPartitionReferenceCounter, HvPrivilegeEax.AccessPartitionReferenceTsc] },
+  msrs: [
+    { index: HV_X64_MSR_TIME_REF_COUNT, name: "HV_X64_MSR_TIME_REF_COUNT", access: "ro", gate: HvPrivilegeEax.AccessPartitionReferenceCounter },
+    { index: HV_X64_MSR_REFERENCE_TSC, name: "HV_X64_MSR_REFERENCE_TSC", access: "rw", gate: HvPrivilegeEax.AccessPartitionReferenceTsc },
+  ],
+  hypercalls: [],
+  state: { partition: timePartitionState },
+  emulator: { supported: true },
+  passthrough: { capabilities: ["KVM_CAP_HYPERV_TIME"] },
+  formats: {
+    qemu: { property: "hv-time" },
+    libvirt: { clockTimer: "hypervclock" },
+    kubevirt: { clockTimer: "hyperv" },
+  },
+  docs: {
+    description: "Advertises the partition reference counter MSR (100 ns ticks) and the reference TSC page (0x40000003.EAX[1], [9]): a shared page with scale and offset from which the guest computes reference time from RDTSC.",
+    guestGains: "A stable, cheap clock source: reading time costs an RDTSC instead of an exit (Linux: hyperv_clocksource_tsc_page; Windows: no more HPET/PM-timer reads).",
+    windows: "The reference TSC page is supported on Windows 7 / 2008 R2 and later (Requirements PDF); every profile enables it (Proxmox from machine 2.3, virt-install and Nova as <timer name='hypervclock'>).",
+    sources: [
+      "TLFS §12.3 Partition Reference Counter; §12.7 Reference TSC Page",
+      "QEMU hv-time (HYPERV_FEAT_TIME); libvirt <timer name='hypervclock'>",
+      "KVM arch/x86/kvm/hyperv.c get_time_ref_counter, kvm_hv_setup_tsc_page",
+    ],
+  },
+});

@@ -1,0 +1,5 @@
+/**
+ * `@hv/tlbflush`: the `hv-tlbflush` enlightenment (remote TLB flush hypercalls).
+ * @module
+ */
+export { tlbflush } from "./src/tlbflush.ts";
