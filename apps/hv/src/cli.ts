@@ -1,0 +1,174 @@
+/**
+ * The `hv` command tree (effect/cli): `compose`, `list`, `explain`, and the runner that turns every
+ * kind of bad input (our {@link UsageError}s and effect/cli's own parse errors) into exactly one
+ * `hv: ...` line on stderr and exit code 2.
+ * @module
+ */
+import * as NodeServices from "@effect/platform-node/NodeServices";
+import { Console, Effect, Option } from "effect";
+import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli";
+import { FORMATS } from "@hv/formats";
+import { composeText } from "./compose_request.ts";
+import { explainText, listText } from "./info.ts";
+import { EXIT_USAGE, UsageError } from "./usage.ts";
+
+/** The CLI version (`hv --version`). */
+export const VERSION = "0.1.0";
+
+/** Writes `text` (newline-terminated) to stdout. */
+const print = (text: string) => Console.log(text.replace(/\n$/, ""));
+
+const repeatable = (name: string, description: string) =>
+  Flag.String(name).pipe(Flag.atLeast(0), Flag.withDescription(description));
+
+const compose = Command.make(
+  "compose",
+  {
+    profile: Flag.String("profile").pipe(
+      Flag.withDescription(
+        "Guest OS profile to start from (win2008, win7, win8, win81, win10, win11, linux, max, or an alias such as win2012; see 'hv list')",
+      ),
+      Flag.optional,
+    ),
+    with: repeatable(
+      "with",
+      "Enlightenments to add, comma-separated; may repeat (--with frequencies,tlbflush --with ipi)",
+    ),
+    without: repeatable("without", "Enlightenments to remove, comma-separated; may repeat"),
+    set: repeatable(
+      "set",
+      "Parameter as name=value (primary parameter) or name.param=value; may repeat (--set spinlocks=0xfff)",
+    ),
+    format: Flag.String("format").pipe(
+      Flag.withDescription(`Output format: ${FORMATS.join(", ")}`),
+      Flag.withDefault("table"),
+    ),
+    explain: Flag.Boolean("explain").pipe(
+      Flag.withDescription(
+        "Also print why each enlightenment is in the set (profile reason, dependency, base): under a table, as comments otherwise (JSON: the reason fields)",
+      ),
+      Flag.withDefault(false),
+    ),
+    autoDeps: Flag.Boolean("auto-deps").pipe(
+      Flag.withDescription("Add missing dependencies instead of failing"),
+      Flag.withDefault(false),
+    ),
+  },
+  (f) =>
+    composeText({
+      profile: Option.getOrUndefined(f.profile),
+      with: f.with,
+      without: f.without,
+      set: f.set,
+      format: f.format,
+      explain: f.explain,
+      autoDeps: f.autoDeps,
+    }).pipe(Effect.flatMap(print)),
+).pipe(
+  Command.withDescription(
+    "Compose a set of Hyper-V enlightenments (a profile and/or --with, plus the base) and print it. Without --profile the set is exactly --with plus the base (vpindex).",
+  ),
+  Command.withExamples([
+    { command: "hv compose --profile win2012 --format qemu", description: "QEMU -cpu flags for Windows Server 2012" },
+    {
+      command: "hv compose --profile win10 --with frequencies --format libvirt",
+      description: "libvirt XML, one extra enlightenment",
+    },
+    {
+      command: "hv compose --with stimer --auto-deps --explain",
+      description: "stimer plus what it needs (synic, time), with reasons",
+    },
+  ]),
+);
+
+const list = Command.make("list", {}, () => print(listText())).pipe(
+  Command.withDescription("List every enlightenment and every guest profile, one line each"),
+);
+
+const explain = Command.make(
+  "explain",
+  { name: Argument.String("name").pipe(Argument.withDescription("An enlightenment (stimer) or a profile (win2012)")) },
+  ({ name }) => explainText(name).pipe(Effect.flatMap(print)),
+).pipe(
+  Command.withDescription(
+    "Explain an enlightenment (MSRs, hypercalls, CPUID bits, dependencies, sources, VMM spellings) or a profile (its members and why)",
+  ),
+);
+
+/** The root command. */
+export const hv = Command.make("hv").pipe(
+  Command.withDescription("Composable Hyper-V enlightenments: compose, inspect and explain them"),
+  Command.withSubcommands([compose, list, explain]),
+);
+
+const COMMANDS = ["compose", "list", "explain"];
+const GLOBAL_FLAGS = ["--help", "--version"];
+const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  compose: ["--profile", "--with", "--without", "--set", "--format", "--explain", "--auto-deps"],
+  list: [],
+  explain: [],
+};
+
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, " ").trim();
+
+/**
+ * A message as one line, with an Effect `Cause` rendering unwrapped (`@hv/compose` embeds
+ * `Cause([Fail(SchemaError(Expected ...))])` in invalid-parameter messages).
+ */
+export const cleanMessage = (s: string): string =>
+  oneLine(s.replace(/Cause\(\[Fail\((?:SchemaError\()?([\s\S]*?)\)?\)\]\)/g, "$1"));
+
+/** One line for an effect/cli parse error, naming the problem and the valid choices. */
+export const describeCliError = (e: CliError.CliError, commandPath: readonly string[]): string => {
+  const cmd = commandPath.join(" ");
+  switch (e._tag) {
+    case "UnrecognizedOption": {
+      const sub = commandPath[1];
+      const valid = [...(sub ? COMMAND_FLAGS[sub] ?? [] : []), ...GLOBAL_FLAGS];
+      const hint = e.suggestions.length ? ` (did you mean ${e.suggestions.join(" or ")}?)` : "";
+      return `unknown flag '${e.option}' for '${cmd}'${hint}; valid: ${valid.join(", ")}`;
+    }
+    case "UnknownSubcommand": {
+      const hint = e.suggestions.length ? ` (did you mean ${e.suggestions.join(" or ")}?)` : "";
+      return `unknown command '${e.subcommand}'${hint}; valid: ${COMMANDS.join(", ")}`;
+    }
+    case "MissingArgument":
+      return `'${cmd}' needs <${e.argument}>: an enlightenment or a profile (see 'hv list')`;
+    default:
+      return `${oneLine(e.message)} (see '${cmd} --help')`;
+  }
+};
+
+/**
+ * Help, version and invalid invocations: help and version as usual on stdout; an invalid
+ * invocation as one line on stderr (no help dump); a bare `hv` as one line naming the commands.
+ */
+const presenter: CliOutput.Presenter = {
+  present: (event) => {
+    if (event._tag === "InvalidInvocation") {
+      const [first] = event.errors;
+      return Console.error(`hv: ${first ? describeCliError(first, event.commandPath) : "invalid invocation"}`);
+    }
+    if (event._tag === "Help" && event.reason === "Implicit") {
+      return Console.error(`hv: missing command; valid: ${COMMANDS.join(", ")} (see 'hv --help')`);
+    }
+    return CliOutput.defaultPresenter.present(event);
+  },
+};
+
+/**
+ * Runs `hv` on `args`; resolves to the exit code: 0, {@link EXIT_USAGE} (2) for bad input, 1 for
+ * an unexpected failure (printed as one line).
+ */
+export const run = (args: readonly string[]): Effect.Effect<number> =>
+  Command.runWith(hv, { version: VERSION })(args).pipe(
+    Effect.as(0),
+    Effect.catch((e: unknown) => {
+      if (e instanceof UsageError) return Console.error(`hv: ${cleanMessage(e.message)}`).pipe(Effect.as(EXIT_USAGE));
+      // effect/cli already reported it through the presenter.
+      if (CliError.isCliError(e)) return Effect.succeed(EXIT_USAGE);
+      return Console.error(`hv: ${e instanceof Error ? e.message : String(e)}`).pipe(Effect.as(1));
+    }),
+    Effect.provide(CliOutput.layerPresenter(presenter)),
+    Effect.provide(NodeServices.layer),
+  );
