@@ -12,3 +12,4 @@ export * from "./src/arena.ts";
 export * from "./src/exit.ts";
 export * from "./src/views.ts";
 export * from "./src/plugin.ts";
+export * from "./src/registers.ts";

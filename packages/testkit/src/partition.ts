@@ -1,0 +1,138 @@
+/**
+ * A simulated partition: composition, guest RAM, shared state arenas, VPs with a hand-advanced TSC,
+ * and the real dispatch tables of `@hv/dispatch`, so plugin behaviour is tested exactly as the
+ * emulator runs it, without KVM. Every call is synchronous and deterministic.
+ * @module
+ */
+import { Effect } from "effect";
+import { builtins } from "@hv/builtins";
+import { type Composition, compose } from "@hv/compose";
+import { buildDispatch, corePartitionState, CORE_OWNER, type Dispatch, hypercallStub } from "@hv/dispatch";
+import {
+  type AnyPlugin,
+  CpuidTable,
+  type CpuidLeaf,
+  GuestMemory,
+  newCpuMode,
+  newGprFile,
+  newHypercallInput,
+  newMsrAccess,
+  type PartitionView,
+  StateArena,
+  type VpView,
+} from "@hv/x86";
+
+/** The port the testkit's hypercall stub names (any 8-bit port; nothing is executed). */
+export const TESTKIT_HYPERCALL_PORT = 0xe4;
+
+/**
+ * Options: `registry` (default: the built-ins), `requested` enlightenment names, `set` parameters,
+ * `autoResolve` dependencies (default true), `vpCount` (default 1), `vpIndices` (VP index per VP,
+ * default 0..n-1; use e.g. [0, 65] to test sparse VP sets), `memoryBytes` (default 1 MiB),
+ * `tscHz` (default 1 GHz).
+ */
+export interface TestPartitionOptions {
+  readonly registry?: readonly AnyPlugin[];
+  readonly requested?: readonly string[];
+  readonly set?: Readonly<Record<string, string>>;
+  readonly autoResolve?: boolean;
+  readonly vpCount?: number;
+  readonly vpIndices?: readonly number[];
+  readonly memoryBytes?: number;
+  readonly tscHz?: number;
+}
+
+/** An interrupt a plugin requested on a VP: vector and auto-EOI flag. */
+export interface RecordedInterrupt {
+  readonly vector: number;
+  readonly autoEoi: boolean;
+}
+
+/** One simulated VP: its view plus the reused exit-path buffers and the interrupts it received. */
+export class TestVp implements VpView {
+  readonly gpr = newGprFile();
+  readonly mode = newCpuMode();
+  readonly msr = newMsrAccess();
+  readonly call = newHypercallInput();
+  readonly xmm = new Uint32Array(24);
+  readonly interrupts: RecordedInterrupt[] = [];
+  constructor(
+    readonly index: number,
+    readonly apicId: number,
+    readonly partition: TestPartition,
+    readonly arena: StateArena,
+  ) {}
+  state(owner: string): Record<string, ArrayBufferView> {
+    return this.arena.views(owner);
+  }
+  guestTsc(): number {
+    return this.partition.tsc;
+  }
+  requestInterrupt(vector: number, autoEoi: boolean): void {
+    this.interrupts.push({ vector, autoEoi });
+  }
+}
+
+/** The simulated partition (see module doc). Create with {@link TestPartition.create}. */
+export class TestPartition implements PartitionView {
+  /** Guest TSC in cycles, shared by all VPs; advance with {@link advance}. */
+  tsc = 0;
+  readonly vps: TestVp[] = [];
+  readonly arena: StateArena;
+  readonly dispatch: Dispatch;
+  readonly cpuid: CpuidTable;
+
+  private constructor(
+    readonly composition: Composition,
+    readonly memory: GuestMemory,
+    readonly tscHz: number,
+    vpIndices: readonly number[],
+  ) {
+    const slots = (which: "partition" | "vp") =>
+      composition.enlightenments.flatMap((e) => {
+        const layout = e.plugin.state?.[which];
+        return layout ? [{ owner: e.name, layout }] : [];
+      });
+    this.arena = new StateArena([{ owner: CORE_OWNER, layout: corePartitionState }, ...slots("partition")]);
+    const vpSlots = slots("vp");
+    vpIndices.forEach((index, i) => this.vps.push(new TestVp(index, i, this, new StateArena(vpSlots))));
+    this.cpuid = new CpuidTable(composition.cpuid);
+    this.dispatch = buildDispatch(composition, this, {
+      stub: hypercallStub(TESTKIT_HYPERCALL_PORT),
+      readXmm: (vp, into) => into.set((vp as TestVp).xmm),
+    });
+  }
+
+  /** Composes and builds a partition; throws the composition error's message on a bad request. */
+  static create(o: TestPartitionOptions = {}): TestPartition {
+    const composition = Effect.runSync(compose({
+      registry: o.registry ?? builtins,
+      requested: (o.requested ?? []).map((name) => ({ name, reason: "testkit" })),
+      set: o.set,
+      autoResolve: o.autoResolve ?? true,
+    }));
+    const n = o.vpCount ?? o.vpIndices?.length ?? 1;
+    const indices = o.vpIndices ?? Array.from({ length: n }, (_, i) => i);
+    return new TestPartition(composition, GuestMemory.allocate(o.memoryBytes ?? 1 << 20), o.tscHz ?? 1e9, indices);
+  }
+
+  get vpCount(): number {
+    return this.vps.length;
+  }
+  vp(index: number): VpView | undefined {
+    return this.vps.find((v) => v.index === index);
+  }
+  state(owner: string): Record<string, ArrayBufferView> {
+    return this.arena.views(owner);
+  }
+
+  /** Advances the guest TSC by `cycles`. */
+  advance(cycles: number): void {
+    this.tsc += cycles;
+  }
+
+  /** CPUID as the guest would see it for Hyper-V leaves (all zeros for absent leaves). */
+  cpuidLeaf(fn: number, index = 0): CpuidLeaf {
+    return this.cpuid.get(fn, index);
+  }
+}
