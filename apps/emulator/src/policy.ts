@@ -1,0 +1,59 @@
+/**
+ * What the emulator agrees to serve. A plugin is served when the emulator can give the guest its
+ * whole TLFS behaviour: CPUID-only plugins (no MSRs, no hypercalls) and plugins with behaviour
+ * (`create`). Plugins the emulator can never serve (`emulator.supported: false`, e.g. evmcs) are
+ * refused with their reason; plugins whose behaviour is not written yet are left out with a notice,
+ * together with everything that depends on them, because advertising an enlightenment and then
+ * #GP-ing its MSRs is worse for a guest than not advertising it.
+ * @module
+ */
+import type { AnyPlugin } from "@hv/x86";
+
+/** Why a requested plugin is not in the emulator's set. */
+export interface LeftOut {
+  readonly name: string;
+  readonly reason: string;
+}
+
+/** The emulator's verdict on a requested set: names it serves, names left out (with why), names refused. */
+export interface EmulatorPlan {
+  readonly served: readonly string[];
+  readonly leftOut: readonly LeftOut[];
+  readonly refused: readonly LeftOut[];
+}
+
+/** Whether the emulator has everything it needs to serve `p` (its own behaviour, not its dependencies). */
+export const emulatorServes = (p: AnyPlugin): boolean =>
+  p.emulator.supported && (p.create !== undefined || (p.msrs.length === 0 && p.hypercalls.length === 0));
+
+/**
+ * Splits `names` (a resolved, dependency-closed set) into served, left out and refused. A plugin that
+ * depends, directly or not, on one that is not served is left out too, naming the missing one.
+ */
+export function planEmulator(registry: ReadonlyMap<string, AnyPlugin>, names: readonly string[]): EmulatorPlan {
+  const refused: LeftOut[] = [];
+  const leftOut: LeftOut[] = [];
+  const out = new Map<string, string>();
+  for (const n of names) {
+    const p = registry.get(n)!;
+    if (!p.emulator.supported) {
+      refused.push({ name: n, reason: p.emulator.reason });
+      out.set(n, "refused");
+    } else if (!emulatorServes(p)) {
+      out.set(n, "its package has no emulator behaviour yet");
+    }
+  }
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const n of names) {
+      if (out.has(n)) continue;
+      const dep = registry.get(n)!.requires.find((d) => out.has(d));
+      if (dep) {
+        out.set(n, `it requires ${dep}, which the emulator does not serve`);
+        changed = true;
+      }
+    }
+  }
+  for (const [n, reason] of out) if (reason !== "refused") leftOut.push({ name: n, reason });
+  return { served: names.filter((n) => !out.has(n)), leftOut, refused };
+}
