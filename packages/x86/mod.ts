@@ -13,3 +13,4 @@ export * from "./src/exit.ts";
 export * from "./src/views.ts";
 export * from "./src/plugin.ts";
 export * from "./src/registers.ts";
+export * from "./src/boot.ts";

@@ -1,0 +1,304 @@
+/**
+ * A KVM vCPU: its fd, its mmapped `kvm_run`, and preallocated codecs for the register ioctls, so the
+ * exit path (`run()`, `getRegs()`, `setRegs()`, `kvmRun` accessors) allocates nothing.
+ *
+ * Threads: a vCPU created by `Vm.createVcpu` in the main thread can be run from a Deno Worker:
+ * post {@link Vcpu.handle} (fd, mmap size, id) to the worker, which calls {@link Vcpu.attach} to map
+ * `kvm_run` in its own isolate and then calls `run()` synchronously in a loop. File descriptors are
+ * process-wide; the main thread keeps ownership and closes the fd. Kick a running vCPU with
+ * {@link Vcpu.kick} (see `kick.ts`).
+ * @module
+ */
+import type { CpuidLeaf } from "@hv/x86";
+import { KvmIoctlError } from "./errors.ts";
+import {
+  KVM_ENABLE_CAP,
+  KVM_GET_FPU,
+  KVM_GET_LAPIC,
+  KVM_GET_MP_STATE,
+  KVM_GET_MSRS,
+  KVM_GET_REGS,
+  KVM_GET_SREGS,
+  KVM_GET_SUPPORTED_HV_CPUID,
+  KVM_GET_TSC_KHZ,
+  KVM_GET_XCRS,
+  KVM_INTERRUPT,
+  KVM_NMI,
+  KVM_RUN,
+  KVM_SET_CPUID2,
+  KVM_SET_FPU,
+  KVM_SET_LAPIC,
+  KVM_SET_MP_STATE,
+  KVM_SET_MSRS,
+  KVM_SET_REGS,
+  KVM_SET_SREGS,
+  KVM_SET_TSC_KHZ,
+  KVM_SET_XCRS,
+} from "./ioctls.ts";
+import { EINTR, errno, libc, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE } from "./libc.ts";
+import { KICK_SIGNAL, kickThread } from "./kick.ts";
+import { KvmCpuid2 } from "./structs/cpuid2.ts";
+import { KvmEnableCap } from "./structs/enable_cap.ts";
+import { KvmFpu } from "./structs/fpu.ts";
+import { KvmInterrupt } from "./structs/irq.ts";
+import { KvmLapicState } from "./structs/lapic.ts";
+import { KvmMpState } from "./structs/mp_state.ts";
+import { KvmMsrs } from "./structs/msrs.ts";
+import { KvmRegs } from "./structs/regs.ts";
+import { KvmRun } from "./structs/run.ts";
+import { KvmSregs } from "./structs/sregs.ts";
+import { KvmXcrs } from "./structs/xcrs.ts";
+import { closeFd, ioctlBuf, ioctlBufErrno, ioctlVal } from "./sys.ts";
+
+/** What {@link Vcpu.run} returns when KVM_RUN failed with EINTR (a kick or another signal): not a KVM exit reason. */
+export const KVM_RUN_INTERRUPTED = -1;
+
+/** What a worker needs to attach to a vCPU: structured-clonable. */
+export interface VcpuHandle {
+  /** The vCPU fd (process-wide). */
+  readonly fd: number;
+  /** KVM_GET_VCPU_MMAP_SIZE, bytes. */
+  readonly mmapSize: number;
+  /** The vCPU id given to KVM_CREATE_VCPU (the initial APIC id). */
+  readonly id: number;
+}
+
+/**
+ * One vCPU fd with its `kvm_run` mapping. Codecs (`regs`, `sregs`, `fpu`, `lapic`, `mpState`, `xcrs`)
+ * are filled in place by the getters, which return them; setters send them (or a given codec).
+ * Every failing ioctl throws {@link KvmIoctlError}, except KVM_RUN's EINTR.
+ */
+export class Vcpu implements Disposable {
+  /** The vCPU fd. */
+  readonly fd: number;
+  /** The vCPU id (initial APIC id). */
+  readonly id: number;
+  /** Bytes of the vCPU mapping (KVM_GET_VCPU_MMAP_SIZE). */
+  readonly mmapSize: number;
+  /** The mmapped `kvm_run` (exit reason and details; see {@link KvmRun}). */
+  readonly kvmRun: KvmRun;
+  /** `struct kvm_regs`, filled by {@link getRegs}. */
+  readonly regs: KvmRegs = new KvmRegs();
+  /** `struct kvm_sregs`, filled by {@link getSregs}. */
+  readonly sregs: KvmSregs = new KvmSregs();
+  /** `struct kvm_fpu`, filled by {@link getFpu}. */
+  readonly fpu: KvmFpu = new KvmFpu();
+  /** `struct kvm_lapic_state`, filled by {@link getLapic}. */
+  readonly lapic: KvmLapicState = new KvmLapicState();
+  /** `struct kvm_mp_state`. */
+  readonly mpState: KvmMpState = new KvmMpState();
+  /** `struct kvm_xcrs`, filled by {@link getXcrs}. */
+  readonly xcrs: KvmXcrs = new KvmXcrs();
+
+  readonly #ownsFd: boolean;
+  readonly #runPtr: Deno.PointerObject;
+  readonly #ioctl: (fd: number, req: number, arg: bigint) => number;
+  readonly #msr1 = new KvmMsrs(1);
+  readonly #irq = new KvmInterrupt();
+  readonly #cap = new KvmEnableCap();
+  #closed = false;
+
+  private constructor(fd: number, id: number, mmapSize: number, ownsFd: boolean) {
+    const lib = libc();
+    const p = lib.mmap(null, BigInt(mmapSize), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+    if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) {
+      const e = errno();
+      if (ownsFd) closeFd(fd);
+      throw KvmIoctlError.of("mmap", e, `kvm_run of vCPU ${id} (fd ${fd}, ${mmapSize} bytes)`);
+    }
+    this.fd = fd;
+    this.id = id;
+    this.mmapSize = mmapSize;
+    this.#ownsFd = ownsFd;
+    this.#runPtr = p;
+    this.#ioctl = lib.ioctl_val;
+    this.kvmRun = new KvmRun(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, mmapSize)));
+  }
+
+  /** Wraps a fresh vCPU fd from KVM_CREATE_VCPU (this object owns and closes the fd). Used by `Vm.createVcpu`. */
+  static fromCreated(fd: number, id: number, mmapSize: number): Vcpu {
+    return new Vcpu(fd, id, mmapSize, true);
+  }
+
+  /**
+   * Maps `kvm_run` of an existing vCPU fd in the calling thread (a Worker). The fd stays owned by
+   * whoever created it: {@link close} here only unmaps, unless `ownsFd` is true.
+   * Throws KvmIoctlError ("mmap") when the fd is not a vCPU fd.
+   */
+  static attach(fd: number, mmapSize: number, id = 0, ownsFd = false): Vcpu {
+    return new Vcpu(fd, id, mmapSize, ownsFd);
+  }
+
+  /** The structured-clonable {@link VcpuHandle} to post to a Worker. */
+  get handle(): VcpuHandle {
+    return { fd: this.fd, mmapSize: this.mmapSize, id: this.id };
+  }
+
+  /**
+   * KVM_RUN: enters the guest until the next exit. Returns `kvm_run.exit_reason` (KVM_EXIT_*), or
+   * {@link KVM_RUN_INTERRUPTED} when KVM_RUN failed with EINTR (a signal, or immediate_exit set by a
+   * kick), in which case `immediate_exit` is cleared. Throws KvmIoctlError for any other failure
+   * (EFAULT: bad memory slot setup, ENOEXEC: invalid guest state, ...). No allocation.
+   */
+  run(): number {
+    const r = this.#ioctl(this.fd, KVM_RUN, 0n);
+    if (r < 0) {
+      const e = errno();
+      if (e === EINTR) {
+        this.kvmRun.immediateExit = 0;
+        return KVM_RUN_INTERRUPTED;
+      }
+      throw KvmIoctlError.of("KVM_RUN", e, `vCPU ${this.id}`);
+    }
+    return this.kvmRun.exitReason;
+  }
+
+  /**
+   * Kicks this vCPU out of KVM_RUN from another thread: sets `kvm_run.immediate_exit` through this
+   * object's mapping, then `pthread_kill(thread, KICK_SIGNAL)` (SIGUSR2). `thread` is the vCPU thread's `pthread_t`
+   * (`currentThread()` there). Requires `installKickHandler()`. Throws when the thread is gone.
+   */
+  kick(thread: bigint, signal: number = KICK_SIGNAL): void {
+    this.kvmRun.immediateExit = 1;
+    kickThread(thread, signal);
+  }
+
+  /** KVM_GET_REGS into {@link regs}; returns it. */
+  getRegs(): KvmRegs {
+    ioctlBuf(this.fd, KVM_GET_REGS, this.regs.bytes);
+    return this.regs;
+  }
+  /** KVM_SET_REGS from `regs` (default {@link regs}). */
+  setRegs(regs: KvmRegs = this.regs): void {
+    ioctlBuf(this.fd, KVM_SET_REGS, regs.bytes);
+  }
+  /** KVM_GET_SREGS into {@link sregs}; returns it. */
+  getSregs(): KvmSregs {
+    ioctlBuf(this.fd, KVM_GET_SREGS, this.sregs.bytes);
+    return this.sregs;
+  }
+  /** KVM_SET_SREGS from `sregs` (default {@link sregs}). EINVAL for an inconsistent state (e.g. EFER.LMA without CR0.PG). */
+  setSregs(sregs: KvmSregs = this.sregs): void {
+    ioctlBuf(this.fd, KVM_SET_SREGS, sregs.bytes);
+  }
+  /** KVM_GET_FPU into {@link fpu}; returns it (XMM0-5 for fast hypercalls). */
+  getFpu(): KvmFpu {
+    ioctlBuf(this.fd, KVM_GET_FPU, this.fpu.bytes);
+    return this.fpu;
+  }
+  /** KVM_SET_FPU from `fpu` (default {@link fpu}). */
+  setFpu(fpu: KvmFpu = this.fpu): void {
+    ioctlBuf(this.fd, KVM_SET_FPU, fpu.bytes);
+  }
+  /** KVM_GET_LAPIC into {@link lapic}; returns it. ENXIO without in-kernel irqchip. */
+  getLapic(): KvmLapicState {
+    ioctlBuf(this.fd, KVM_GET_LAPIC, this.lapic.bytes);
+    return this.lapic;
+  }
+  /** KVM_SET_LAPIC from `lapic` (default {@link lapic}). */
+  setLapic(lapic: KvmLapicState = this.lapic): void {
+    ioctlBuf(this.fd, KVM_SET_LAPIC, lapic.bytes);
+  }
+  /** KVM_GET_XCRS into {@link xcrs}; returns it. */
+  getXcrs(): KvmXcrs {
+    ioctlBuf(this.fd, KVM_GET_XCRS, this.xcrs.bytes);
+    return this.xcrs;
+  }
+  /** KVM_SET_XCRS from `xcrs` (default {@link xcrs}). */
+  setXcrs(xcrs: KvmXcrs = this.xcrs): void {
+    ioctlBuf(this.fd, KVM_SET_XCRS, xcrs.bytes);
+  }
+  /** KVM_GET_MP_STATE: one of KVM_MP_STATE. */
+  getMpState(): number {
+    ioctlBuf(this.fd, KVM_GET_MP_STATE, this.mpState.bytes);
+    return this.mpState.mpState;
+  }
+  /** KVM_SET_MP_STATE. */
+  setMpState(state: number): void {
+    this.mpState.mpState = state;
+    ioctlBuf(this.fd, KVM_SET_MP_STATE, this.mpState.bytes);
+  }
+
+  /**
+   * KVM_SET_CPUID2 from `@hv/x86` leaves (SIGNIFCANT_INDEX set where the index matters) or a
+   * prepared {@link KvmCpuid2}. E2BIG above 256 entries (KVM_MAX_CPUID_ENTRIES); EINVAL for a bad table.
+   */
+  setCpuid2(cpuid: readonly CpuidLeaf[] | KvmCpuid2): void {
+    const c = cpuid instanceof KvmCpuid2 ? cpuid : KvmCpuid2.fromLeaves(cpuid);
+    ioctlBuf(this.fd, KVM_SET_CPUID2, c.bytes, `vCPU ${this.id}, ${c.nent} entries`);
+  }
+
+  /**
+   * KVM_GET_SUPPORTED_HV_CPUID on this vCPU (KVM_CAP_HYPERV_CPUID): KVM's own Hyper-V leaves, or
+   * undefined when KVM does not emulate Hyper-V (EINVAL/ENOTTY).
+   */
+  supportedHvCpuid(): CpuidLeaf[] | undefined {
+    const c = new KvmCpuid2(64);
+    const r = ioctlBufErrno(this.fd, KVM_GET_SUPPORTED_HV_CPUID, c.bytes);
+    return r < 0 ? undefined : c.toLeaves();
+  }
+
+  /** KVM_GET_MSRS for the `nmsrs` entries of `msrs`; returns how many were read (stops at the first unknown MSR). */
+  getMsrs(msrs: KvmMsrs): number {
+    return ioctlBuf(this.fd, KVM_GET_MSRS, msrs.bytes);
+  }
+  /** KVM_SET_MSRS; returns how many were written (stops at the first refused MSR). */
+  setMsrs(msrs: KvmMsrs): number {
+    return ioctlBuf(this.fd, KVM_SET_MSRS, msrs.bytes);
+  }
+  /** Reads one MSR as a number (exact below 2^53); throws KvmIoctlError (EINVAL) when KVM refuses it. */
+  getMsr(index: number): number {
+    const m = this.#msr1;
+    m.nmsrs = 1;
+    m.setIndex(0, index);
+    if (this.getMsrs(m) !== 1) throw KvmIoctlError.of("KVM_GET_MSRS", 22, `MSR 0x${index.toString(16)} not readable`);
+    return m.data(0);
+  }
+  /** Writes one MSR; throws KvmIoctlError (EINVAL) when KVM refuses it. */
+  setMsr(index: number, value: number): void {
+    const m = this.#msr1;
+    m.nmsrs = 1;
+    m.setIndex(0, index);
+    m.setData(0, value);
+    if (this.setMsrs(m) !== 1) throw KvmIoctlError.of("KVM_SET_MSRS", 22, `MSR 0x${index.toString(16)} not writable`);
+  }
+
+  /**
+   * KVM_INTERRUPT: queues external interrupt `vector` (0..255); only without in-kernel irqchip
+   * (ENXIO otherwise). Inject when `kvmRun.readyForInterruptInjection` is 1, else set
+   * `kvmRun.requestInterruptWindow` and wait for KVM_EXIT_IRQ_WINDOW_OPEN. EEXIST if one is already queued.
+   */
+  interrupt(vector: number): void {
+    this.#irq.irq = vector;
+    ioctlBuf(this.fd, KVM_INTERRUPT, this.#irq.bytes);
+  }
+  /** KVM_NMI: queues an NMI. */
+  nmi(): void {
+    ioctlVal(this.fd, KVM_NMI, 0);
+  }
+  /** KVM_GET_TSC_KHZ for this vCPU: TSC frequency in kHz. */
+  getTscKhz(): number {
+    return ioctlVal(this.fd, KVM_GET_TSC_KHZ, 0);
+  }
+  /** KVM_SET_TSC_KHZ for this vCPU (KVM_CAP_TSC_CONTROL): guest TSC frequency in kHz. */
+  setTscKhz(khz: number): void {
+    ioctlVal(this.fd, KVM_SET_TSC_KHZ, khz);
+  }
+  /** KVM_ENABLE_CAP on the vCPU fd with up to four u64 args (api.rst §7). */
+  enableCap(cap: number, args: readonly number[] = []): void {
+    ioctlBuf(this.fd, KVM_ENABLE_CAP, this.#cap.set(cap, args).bytes, `vCPU capability ${cap}`);
+  }
+
+  /** Unmaps `kvm_run` and, when owned, closes the fd. Idempotent. The codecs stay usable as plain buffers. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    libc().munmap(this.#runPtr, BigInt(this.mmapSize));
+    if (this.#ownsFd) closeFd(this.fd);
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
