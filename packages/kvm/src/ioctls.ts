@@ -46,6 +46,7 @@ export const STRUCT_SIZE = {
   kvm_mp_state: 4,
   kvm_irq_level: 8,
   kvm_msi: 32,
+  kvm_vcpu_events: 64,
   kvm_interrupt: 4,
   kvm_enable_cap: 104,
   kvm_msr_filter: 392,
@@ -98,6 +99,10 @@ export const KVM_SET_TSC_KHZ = _IO(KVMIO, 0xa2);
 export const KVM_GET_TSC_KHZ = _IO(KVMIO, 0xa3);
 /** VM ioctl: `struct kvm_msi`; injects an MSI (KVM_CAP_SIGNAL_MSI); returns >0 delivered, 0 blocked. */
 export const KVM_SIGNAL_MSI = _IOW(KVMIO, 0xa5, S.kvm_msi);
+/** KVM_GET_VCPU_EVENTS (vCPU): pending exceptions, interrupts, NMI and SIPI state (`struct kvm_vcpu_events`, 64 bytes). */
+export const KVM_GET_VCPU_EVENTS = _IOR(KVMIO, 0x9f, S.kvm_vcpu_events);
+/** KVM_SET_VCPU_EVENTS (vCPU): sets them, e.g. to inject an exception. */
+export const KVM_SET_VCPU_EVENTS = _IOW(KVMIO, 0xa0, S.kvm_vcpu_events);
 /** VM ioctl: `struct kvm_msr_filter` (KVM_CAP_X86_MSR_FILTER). */
 export const KVM_X86_SET_MSR_FILTER = _IOW(KVMIO, 0xc6, S.kvm_msr_filter);
 

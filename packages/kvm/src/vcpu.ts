@@ -12,6 +12,8 @@
 import type { CpuidLeaf } from "@hv/x86";
 import { KvmIoctlError } from "./errors.ts";
 import {
+  KVM_GET_VCPU_EVENTS,
+  KVM_SET_VCPU_EVENTS,
   KVM_ENABLE_CAP,
   KVM_GET_FPU,
   KVM_GET_LAPIC,
@@ -35,7 +37,7 @@ import {
   KVM_SET_TSC_KHZ,
   KVM_SET_XCRS,
 } from "./ioctls.ts";
-import { EINTR, errno, libc, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE } from "./libc.ts";
+import { EAGAIN, EINTR, errno, libc, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE } from "./libc.ts";
 import { KICK_SIGNAL, kickThread } from "./kick.ts";
 import { KvmCpuid2 } from "./structs/cpuid2.ts";
 import { KvmEnableCap } from "./structs/enable_cap.ts";
@@ -52,6 +54,11 @@ import { closeFd, ioctlBuf, ioctlBufErrno, ioctlVal } from "./sys.ts";
 
 /** What {@link Vcpu.run} returns when KVM_RUN failed with EINTR (a kick or another signal): not a KVM exit reason. */
 export const KVM_RUN_INTERRUPTED = -1;
+/**
+ * What {@link Vcpu.run} returns when KVM_RUN failed with EAGAIN: an AP left the wait-for-SIPI state
+ * (`kvm_arch_vcpu_ioctl_run` returns -EAGAIN after INIT/SIPI processing); call run() again.
+ */
+export const KVM_RUN_AGAIN = -2;
 
 /** What a worker needs to attach to a vCPU: structured-clonable. */
 export interface VcpuHandle {
@@ -148,6 +155,7 @@ export class Vcpu implements Disposable {
         this.kvmRun.immediateExit = 0;
         return KVM_RUN_INTERRUPTED;
       }
+      if (e === EAGAIN) return KVM_RUN_AGAIN;
       throw KvmIoctlError.of("KVM_RUN", e, `vCPU ${this.id}`);
     }
     return this.kvmRun.exitReason;
@@ -272,6 +280,24 @@ export class Vcpu implements Disposable {
     this.#irq.irq = vector;
     ioctlBuf(this.fd, KVM_INTERRUPT, this.#irq.bytes);
   }
+  /**
+   * Injects exception `vector` (e.g. 6 = #UD, 13 = #GP) on the next entry, with `errorCode` when the
+   * exception has one: KVM_GET_VCPU_EVENTS, set `exception.injected`/`nr`/`has_error_code`/`error_code`,
+   * KVM_SET_VCPU_EVENTS with flags 0 (other fields unchanged). `struct kvm_vcpu_events`, api.rst §4.31/4.32.
+   */
+  injectException(vector: number, errorCode?: number): void {
+    const b = this.#events;
+    ioctlBuf(this.fd, KVM_GET_VCPU_EVENTS, b);
+    b[0] = 1; // exception.injected
+    b[1] = vector;
+    b[2] = errorCode === undefined ? 0 : 1;
+    b[3] = 0; // exception.pending
+    this.#eventsView.setUint32(4, (errorCode ?? 0) >>> 0, true);
+    this.#eventsView.setUint32(20, 0, true); // flags: set nothing else
+    ioctlBuf(this.fd, KVM_SET_VCPU_EVENTS, b);
+  }
+  readonly #events = new Uint8Array(64);
+  readonly #eventsView = new DataView(this.#events.buffer);
   /** KVM_NMI: queues an NMI. */
   nmi(): void {
     ioctlVal(this.fd, KVM_NMI, 0);

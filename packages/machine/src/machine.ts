@@ -1,0 +1,254 @@
+/**
+ * The machine: creates the KVM VM (in-kernel irqchip and PIT), maps guest RAM, loads the kernel,
+ * programs each vCPU (CPUID with the composed Hyper-V leaves, boot registers), routes the synthetic
+ * MSR range to userspace, starts one Worker per vCPU, and ends the run on isa-debug-exit, a guest
+ * failure, or the timeout, with a report. Edge code; the exit path lives in `vcpu_worker.ts`.
+ * @module
+ */
+import { Effect } from "effect";
+import type { Composition } from "@hv/compose";
+import {
+  installKickHandler,
+  KVM_CAP_X86_USER_SPACE_MSR,
+  KVM_MSR_EXIT_REASON_FILTER,
+  KVM_MSR_FILTER_DEFAULT_ALLOW,
+  denyMsrRange,
+  Kvm,
+  RFLAGS_FIXED,
+  type Vcpu,
+  type Vm,
+} from "@hv/kvm";
+import { type BootPlan, LoadError, tryLoadKernel } from "@hv/loader";
+import { HV_X64_MSR_RANGE_FIRST, HV_X64_MSR_RANGE_LAST } from "@hv/tlfs";
+import {
+  GuestMemory,
+  identityPageTablesSize,
+  longModeSregs,
+  protectedModeSregs,
+  StateArena,
+  writeGdt,
+  writeIdentityPageTables,
+} from "@hv/x86";
+import { guestCpuid } from "./guest_cpuid.ts";
+import { arenaBytes, arenaEntries } from "./hv_partition.ts";
+import { Control, CONTROL_WORDS, type HypervSpec, type VcpuFault, type WorkerInit, type WorkerMessage } from "./protocol.ts";
+
+/** The I/O port of hv's hypercall stub (`OUT 0xE4, EAX; RET`): unused by QEMU's PC devices. */
+export const HV_HYPERCALL_PORT = 0xe4;
+
+/**
+ * A machine to run:
+ * - `kernel`: the image bytes (multiboot v1 or ELF64), `append` its command line, `initrd` modules;
+ * - `memoryMiB` (1..3072), `smp` vCPUs (1..8), `timeoutSeconds`;
+ * - `hyperv`: the composition (for the guest's CPUID) and its serialisable spec (for the workers);
+ *   absent: no Hyper-V interface at all;
+ * - `onSerial`: each line the guest prints on COM1.
+ */
+export interface MachineConfig {
+  readonly kernel: Uint8Array;
+  readonly kernelName?: string;
+  readonly append?: string;
+  readonly initrd?: readonly { readonly data: Uint8Array; readonly string?: string }[];
+  readonly memoryMiB: number;
+  readonly smp: number;
+  readonly timeoutSeconds: number;
+  readonly hyperv?: { readonly composition: Composition; readonly spec: HypervSpec };
+  readonly onSerial: (line: string) => void;
+}
+
+/** How a run ended. `code` is the process exit code hv uses. */
+export type RunOutcome =
+  | { readonly kind: "exit"; readonly guestCode: number; readonly code: number }
+  | { readonly kind: "timeout"; readonly code: number; readonly registers: readonly Readonly<Record<string, string>>[] }
+  | { readonly kind: "fault"; readonly code: number; readonly fault: VcpuFault }
+  | { readonly kind: "error"; readonly code: number; readonly message: string };
+
+/** Result of a run: the outcome and per-vCPU exit counts. */
+export interface RunResult {
+  readonly outcome: RunOutcome;
+  readonly exits: readonly Readonly<Record<string, number>>[];
+  readonly seconds: number;
+}
+
+/** Process exit code when `--timeout` expires (as coreutils `timeout`). */
+export const EXIT_TIMEOUT = 124;
+/** Process exit code when the guest fails (triple fault, emulation failure, failed entry). */
+export const EXIT_GUEST_FAULT = 125;
+/** Process exit code when the VMM itself fails. */
+export const EXIT_VMM_ERROR = 70;
+
+// Low memory the machine uses for ELF64 boots: GDT+TSS at 0x1000, identity page tables from 0x2000.
+const GDT_AT = 0x1000;
+const PT_AT = 0x2000;
+
+/** Validates what a person can get wrong, with one clear message each. */
+export function checkConfig(c: MachineConfig): string | undefined {
+  if (!Number.isInteger(c.memoryMiB) || c.memoryMiB < 2 || c.memoryMiB > 3072) return `--memory must be 2..3072 MiB, got ${c.memoryMiB}`;
+  if (!Number.isInteger(c.smp) || c.smp < 1 || c.smp > 8) return `--smp must be 1..8, got ${c.smp}`;
+  if (!(c.timeoutSeconds > 0)) return `--timeout must be a positive number of seconds, got ${c.timeoutSeconds}`;
+  return undefined;
+}
+
+function bootVcpu(vcpu: Vcpu, memory: GuestMemory, plan: BootPlan, ramBytes: number): void {
+  const sregs = vcpu.getSregs();
+  const regs = vcpu.regs;
+  regs.clear();
+  regs.rflags = RFLAGS_FIXED;
+  const gdt = writeGdt(memory, GDT_AT);
+  if (plan.kind === "multiboot") {
+    // Multiboot v1 §3.2: 32-bit protected mode, flat segments, paging off; the kernel loads its own GDT.
+    sregs.apply(protectedModeSregs({ gdt }));
+    regs.rax = plan.eax;
+    regs.rbx = plan.ebx;
+    regs.rip = plan.entry;
+  } else {
+    const span = Math.min(ramBytes, 4 * 1024 * 1024 * 1024);
+    if (PT_AT + identityPageTablesSize(span) > 0x9000) throw new Error("page tables do not fit below 0x9000");
+    const cr3 = writeIdentityPageTables(memory, PT_AT, span);
+    sregs.apply(longModeSregs({ gdt, cr3 }));
+    regs.rip = plan.entry;
+    regs.rsp = 0x8ff0;
+  }
+  vcpu.setSregs();
+  vcpu.setRegs();
+}
+
+/** Runs a machine to its end (see {@link RunOutcome}); never throws for what the guest does. */
+export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
+  const t0 = performance.now();
+  const kvm = Kvm.open();
+  let vm: Vm | undefined;
+  const workers: Worker[] = [];
+  const kick = installKickHandler();
+  try {
+    vm = kvm.createVm();
+    vm.setTssAddr(0xfffbd000);
+    vm.setIdentityMapAddr(0xfffbc000);
+    vm.createIrqchip();
+    vm.createPit2();
+    const ramBytes = cfg.memoryMiB * 1024 * 1024;
+    const ram = vm.addRam(0, 0, ramBytes);
+    const memory = new GuestMemory(ram.bytes);
+    const loaded = tryLoadKernel(memory, cfg.kernel, {
+      cmdline: cfg.append,
+      kernelName: cfg.kernelName,
+      modules: cfg.initrd?.map((m) => ({ data: m.data, string: m.string })),
+    });
+    if (loaded instanceof LoadError) {
+      return { outcome: { kind: "error", code: 2, message: `cannot load the kernel: ${loaded.message}` }, exits: [], seconds: 0 };
+    }
+    const plan = loaded as BootPlan;
+
+    if (cfg.hyperv) {
+      vm.enableCap(KVM_CAP_X86_USER_SPACE_MSR, [KVM_MSR_EXIT_REASON_FILTER]);
+      vm.setMsrFilter(KVM_MSR_FILTER_DEFAULT_ALLOW, [denyMsrRange(HV_X64_MSR_RANGE_FIRST, HV_X64_MSR_RANGE_LAST - HV_X64_MSR_RANGE_FIRST + 1)]);
+    }
+    const supported = kvm.supportedCpuid();
+    const hvLeaves = cfg.hyperv?.composition.cpuid ?? [];
+    const vcpus: Vcpu[] = [];
+    for (let i = 0; i < cfg.smp; i++) {
+      const v = vm.createVcpu(i);
+      v.setCpuid2(guestCpuid(supported, hvLeaves, i));
+      vcpus.push(v);
+    }
+    bootVcpu(vcpus[0], memory, plan, ramBytes);
+    const tscHz = vcpus[0].getTscKhz() * 1000;
+
+    const partitionEntries = cfg.hyperv ? arenaEntries(cfg.hyperv.composition, "partition") : [];
+    const vpEntries = cfg.hyperv ? arenaEntries(cfg.hyperv.composition, "vp") : [];
+    const partitionState = new StateArena(partitionEntries, new SharedArrayBuffer(arenaBytes(partitionEntries)));
+    partitionState.reset();
+    const vpStates = vcpus.map(() => {
+      const a = new StateArena(vpEntries, new SharedArrayBuffer(arenaBytes(vpEntries)));
+      a.reset();
+      return a.buffer;
+    });
+    const controls = vcpus.map(() => new SharedArrayBuffer(CONTROL_WORDS * 4));
+
+    return await new Promise<RunResult>((resolve) => {
+      const threads: (bigint | undefined)[] = [];
+      const exits: Record<string, number>[] = [];
+      const registers: Record<string, string>[] = [];
+      let outcome: RunOutcome | undefined;
+      let ready = 0, stopped = 0;
+      const timer = setTimeout(() => finish({ kind: "timeout", code: EXIT_TIMEOUT, registers: [] }), cfg.timeoutSeconds * 1000);
+      const finish = (o: RunOutcome) => {
+        if (outcome) return;
+        outcome = o;
+        clearTimeout(timer);
+        vcpus.forEach((v, i) => {
+          const ctl = new Int32Array(controls[i]);
+          Atomics.store(ctl, Control.STOP, 1);
+          if (threads[i] !== undefined && Atomics.load(ctl, Control.RUNNING) === 1) v.kick(threads[i]!);
+        });
+        // Workers blocked in KVM_RUN return at the kick; give them a moment, then stop regardless.
+        setTimeout(() => done(), 2000);
+      };
+      const done = () => {
+        if (!outcome) return;
+        const o = outcome.kind === "timeout" ? { ...outcome, registers } : outcome;
+        for (const w of workers) w.terminate();
+        resolve({ outcome: o, exits, seconds: (performance.now() - t0) / 1000 });
+      };
+      vcpus.forEach((v, i) => {
+        const w = new Worker(new URL("./vcpu_worker.ts", import.meta.url), { type: "module" });
+        workers.push(w);
+        w.onmessage = (e: MessageEvent<WorkerMessage>) => {
+          const m = e.data;
+          switch (m.type) {
+            case "ready":
+              threads[m.vcpu] = m.thread;
+              if (++ready === vcpus.length) workers.forEach((x) => x.postMessage({ type: "start" }));
+              break;
+            case "serial":
+              cfg.onSerial(m.text);
+              break;
+            case "exit":
+              finish({ kind: "exit", guestCode: m.code, code: m.code & 0xff });
+              break;
+            case "fault":
+              finish({ kind: "fault", code: EXIT_GUEST_FAULT, fault: m.fault });
+              break;
+            case "error":
+              finish({ kind: "error", code: EXIT_VMM_ERROR, message: `vCPU ${m.vcpu}: ${m.message}` });
+              break;
+            case "stopped":
+              exits[m.vcpu] = { ...m.exits };
+              registers[m.vcpu] = { ...m.registers };
+              if (!outcome) finish({ kind: "error", code: EXIT_VMM_ERROR, message: `vCPU ${m.vcpu} stopped unexpectedly` });
+              if (++stopped === vcpus.length) done();
+              break;
+          }
+        };
+        w.onerror = (e) => {
+          e.preventDefault();
+          finish({ kind: "error", code: EXIT_VMM_ERROR, message: `vCPU ${i} worker failed: ${e.message}` });
+        };
+        const init: WorkerInit = {
+          type: "init",
+          vcpu: v.handle,
+          vmFd: vm!.fd,
+          vcpuCount: vcpus.length,
+          ram: { address: ram.address, size: ramBytes },
+          partitionState: partitionState.buffer,
+          vpStates,
+          control: controls[i],
+          hyperv: cfg.hyperv?.spec,
+          tscHz,
+          hypercallPort: HV_HYPERCALL_PORT,
+        };
+        w.postMessage(init);
+      });
+    });
+  } finally {
+    for (const w of workers) w.terminate();
+    // A kick sent just as its vCPU left KVM_RUN may still be pending: let it land on the handler first.
+    await new Promise((r) => setTimeout(r, 50));
+    kick[Symbol.dispose]();
+    vm?.close();
+    kvm.close();
+  }
+}
+
+/** {@link runMachine} as an Effect for the CLI (failures to create the VM become a tagged error's message). */
+export const runMachineEffect = (cfg: MachineConfig) => Effect.promise(() => runMachine(cfg));

@@ -1,0 +1,64 @@
+/**
+ * Messages between the machine (main thread) and its vCPU workers, and the shared control block.
+ * Edge code: messages are rare (start, serial lines, end of run); the exit path never posts.
+ * @module
+ */
+import type { HvVersion } from "@hv/compose";
+import type { VcpuHandle } from "@hv/kvm";
+
+/** The Hyper-V composition a worker rebuilds (plugins are code, so workers re-compose from the request). */
+export interface HypervSpec {
+  readonly requested: readonly { readonly name: string; readonly reason: string }[];
+  readonly set: Readonly<Record<string, string>>;
+  readonly version: HvVersion;
+  /** Module specifiers whose `builtins`-like export `registry` (or `builtins`) lists the plugins; default `@hv/builtins`. */
+  readonly registryModules?: readonly string[];
+}
+
+/** Everything a vCPU worker needs to attach and run. */
+export interface WorkerInit {
+  readonly type: "init";
+  readonly vcpu: VcpuHandle;
+  readonly vmFd: number;
+  readonly vcpuCount: number;
+  readonly ram: { readonly address: number; readonly size: number };
+  readonly partitionState: SharedArrayBuffer;
+  readonly vpStates: readonly SharedArrayBuffer[];
+  readonly control: SharedArrayBuffer;
+  readonly hyperv?: HypervSpec;
+  readonly tscHz: number;
+  readonly hypercallPort: number;
+}
+
+/** Why a run ended, as the worker saw it. */
+export interface VcpuFault {
+  readonly vcpu: number;
+  readonly what: string;
+  readonly exitReason: string;
+  readonly registers: Readonly<Record<string, string>>;
+}
+
+/** Worker -> machine. */
+export type WorkerMessage =
+  | { readonly type: "ready"; readonly vcpu: number; readonly thread: bigint }
+  | { readonly type: "serial"; readonly text: string }
+  | { readonly type: "exit"; readonly vcpu: number; readonly code: number }
+  | { readonly type: "fault"; readonly fault: VcpuFault }
+  | { readonly type: "stopped"; readonly vcpu: number; readonly exits: Readonly<Record<string, number>>; readonly registers: Readonly<Record<string, string>> }
+  | { readonly type: "error"; readonly vcpu: number; readonly message: string };
+
+/** Machine -> worker. */
+export type MachineMessage = WorkerInit | { readonly type: "start" };
+
+/** Int32 slots of a vCPU's control block (a SharedArrayBuffer of {@link CONTROL_WORDS} words). */
+export const Control = {
+  /** 1 when the machine asks the vCPU to stop (checked after every KVM_RUN that returns EINTR). */
+  STOP: 0,
+  /** 1 while the worker is inside its run loop (the machine kicks only running vCPUs: a signal to an idle thread is wasted). */
+  RUNNING: 1,
+} as const;
+/** Size of a control block in Int32 words. */
+export const CONTROL_WORDS = 4;
+
+/** Exit statistics keys a worker counts. */
+export const EXIT_COUNTERS = ["io", "hypercall", "mmio", "rdmsr", "wrmsr", "interrupted", "other"] as const;

@@ -1,0 +1,246 @@
+/**
+ * A vCPU worker: attaches to one vCPU and runs KVM_RUN synchronously in a loop, handling every exit
+ * in plain TypeScript with preallocated buffers (no allocation, no await, no Effect on the exit path):
+ * port I/O through the device bus, the hypercall port through `@hv/dispatch`, MMIO (no devices:
+ * reads all-ones, writes ignored), userspace MSR exits through the MSR table. Ends on isa-debug-exit,
+ * a stop request (kick), or a guest failure, which it reports with the registers.
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { FwCfg, HypervTestDev, IoBus, IsaDebugExit, Uart16550 } from "@hv/devices";
+import { HypercallOutcome, type Dispatch } from "@hv/dispatch";
+import {
+  attachHostMemory,
+  currentThread,
+  exitReasonName,
+  KVM_EXIT_FAIL_ENTRY,
+  KVM_EXIT_HLT,
+  KVM_EXIT_INTERNAL_ERROR,
+  KVM_EXIT_IO,
+  KVM_EXIT_IO_OUT,
+  KVM_EXIT_MMIO,
+  KVM_EXIT_SHUTDOWN,
+  KVM_EXIT_SYSTEM_EVENT,
+  KVM_EXIT_X86_RDMSR,
+  KVM_EXIT_X86_WRMSR,
+  KVM_RUN_AGAIN,
+  KVM_RUN_INTERRUPTED,
+  Vcpu,
+  Vm,
+} from "@hv/kvm";
+import { CR0_PE, GuestMemory, MsrOutcome, newCpuMode, newHypercallInput, newMsrAccess, StateArena, type VpView } from "@hv/x86";
+import { arenaEntries, composeSpec, loadRegistry, WorkerPartition, workerDispatch } from "./hv_partition.ts";
+import { Control, EXIT_COUNTERS, type MachineMessage, type WorkerInit, type WorkerMessage } from "./protocol.ts";
+import { registerSnapshot } from "./registers.ts";
+
+const post = (m: WorkerMessage) => self.postMessage(m);
+const UD_VECTOR = 6;
+const IA32_TSC = 0x10;
+
+let init: WorkerInit;
+let vcpu: Vcpu;
+let dispatch: Dispatch | undefined;
+let self_vp: VpView;
+let bus: IoBus;
+let control: Int32Array;
+let ended = false;
+const counts = new Float64Array(EXIT_COUNTERS.length);
+const C = Object.fromEntries(EXIT_COUNTERS.map((k, i) => [k, i])) as Record<typeof EXIT_COUNTERS[number], number>;
+
+// Serial output: bytes are gathered per line and posted on '\n' (or a full buffer).
+const line = new Uint8Array(4096);
+let lineLen = 0;
+const flushLine = () => {
+  if (lineLen === 0) return;
+  post({ type: "serial", text: new TextDecoder().decode(line.subarray(0, lineLen)) });
+  lineLen = 0;
+};
+
+async function setup(msg: WorkerInit): Promise<void> {
+  init = msg;
+  vcpu = Vcpu.attach(msg.vcpu.fd, msg.vcpu.mmapSize, msg.vcpu.id);
+  control = new Int32Array(msg.control);
+  const ram = attachHostMemory(msg.ram.address, msg.ram.size);
+  const memory = new GuestMemory(ram.bytes);
+  const vm = new Vm(msg.vmFd, msg.vcpu.mmapSize);
+
+  bus = new IoBus();
+  const uart = new Uart16550({
+    sink: (b) => {
+      if (b === 0x0a) return flushLine();
+      line[lineLen++] = b;
+      if (lineLen === line.length) flushLine();
+    },
+  });
+  bus.register(0x3f8, 8, uart, "uart");
+  bus.register(0xf4, 4, new IsaDebugExit({ onExit: (code) => end({ type: "exit", vcpu: msg.vcpu.id, code }) }), "isa-debug-exit");
+  bus.register(0x510, 2, new FwCfg({ ramSize: msg.ram.size, cpus: msg.vcpuCount }), "fw_cfg");
+  const noop = () => {};
+  bus.register(0x3000, 4, new HypervTestDev({
+    createSintRoute: noop,
+    destroySintRoute: noop,
+    raiseSint: noop,
+    createMessageConnection: noop,
+    destroyMessageConnection: noop,
+    createEventConnection: noop,
+    destroyEventConnection: noop,
+  }), "hyperv-testdev");
+
+  const tscMsr = IA32_TSC;
+  const makeVp = (index: number, partition: WorkerPartition): VpView => {
+    const arena = msg.hyperv ? new StateArena(vpEntries, msg.vpStates[index]) : undefined;
+    const apicId = index;
+    return {
+      index,
+      apicId,
+      partition,
+      state: (owner) => arena!.views(owner),
+      // Only the worker's own vCPU can be asked for its TSC (another vCPU's ioctls would block on its mutex).
+      guestTsc: () => (index === msg.vcpu.id ? vcpu.getMsr(tscMsr) : Number.NaN),
+      requestInterrupt: (vector) => {
+        vm.signalMsi(0xfee00000 + apicId * 4096, vector & 0xff);
+      },
+    };
+  };
+  let vpEntries: ReturnType<typeof arenaEntries> = [];
+  if (msg.hyperv) {
+    const registry = await loadRegistry(msg.hyperv);
+    const c = composeSpec(msg.hyperv, registry);
+    vpEntries = arenaEntries(c, "vp");
+    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount);
+    self_vp = partition.vp(msg.vcpu.id)!;
+    dispatch = workerDispatch(c, partition, msg.hypercallPort, (_vp, into) => {
+      vcpu.getFpu();
+      for (let n = 0; n < 6; n++) for (let w = 0; w < 4; w++) into[n * 4 + w] = vcpu.fpu.xmm(n, w);
+    });
+  } else {
+    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena([]), makeVp, msg.vcpuCount);
+    self_vp = partition.vp(msg.vcpu.id)!;
+  }
+  post({ type: "ready", vcpu: msg.vcpu.id, thread: currentThread() });
+}
+
+function end(m: WorkerMessage): void {
+  if (ended) return;
+  ended = true;
+  flushLine();
+  post(m);
+}
+
+function fault(what: string, reason: number): void {
+  end({ type: "fault", fault: { vcpu: init.vcpu.id, what, exitReason: exitReasonName(reason), registers: registerSnapshot(vcpu) } });
+}
+
+const msr = newMsrAccess();
+const mode = newCpuMode();
+const call = newHypercallInput();
+
+function hypercall(): void {
+  const regs = vcpu.getRegs();
+  const sregs = vcpu.getSregs();
+  mode.protectedMode = (sregs.cr0 & CR0_PE) !== 0;
+  mode.longMode = sregs.longMode;
+  mode.cpl = sregs.cpl;
+  const out = dispatch!.hypercall.dispatch(self_vp, regs.words, mode, call);
+  if (out === HypercallOutcome.Done) vcpu.setRegs();
+  else if (out === HypercallOutcome.Ud) vcpu.injectException(UD_VECTOR);
+}
+
+function io(): void {
+  const run = vcpu.kvmRun;
+  const port = run.ioPort, size = run.ioSize, n = run.ioCount, out = run.ioDirection === KVM_EXIT_IO_OUT;
+  if (out && port === init.hypercallPort && dispatch && size === 4 && n === 1) {
+    counts[C.hypercall]++;
+    return hypercall();
+  }
+  counts[C.io]++;
+  const bytes = run.bytes, view = run.view;
+  let off = run.ioDataOffset;
+  for (let i = 0; i < n; i++, off += size) {
+    if (out) {
+      const v = size === 1 ? bytes[off] : size === 2 ? view.getUint16(off, true) : view.getUint32(off, true);
+      bus.write(port, size, v);
+    } else {
+      const v = bus.read(port, size);
+      if (size === 1) bytes[off] = v;
+      else if (size === 2) view.setUint16(off, v, true);
+      else view.setUint32(off, v >>> 0, true);
+    }
+  }
+}
+
+function mmio(): void {
+  counts[C.mmio]++;
+  const run = vcpu.kvmRun;
+  if (!run.mmioIsWrite) run.setMmioData(0xffffffff, 0xffffffff);
+}
+
+function loop(): void {
+  const run = vcpu.kvmRun;
+  for (;;) {
+    const r = vcpu.run();
+    switch (r) {
+      case KVM_EXIT_IO:
+        io();
+        break;
+      case KVM_EXIT_X86_RDMSR:
+        counts[C.rdmsr]++;
+        msr.index = run.msrIndex;
+        msr.lo = 0;
+        msr.hi = 0;
+        if (dispatch && dispatch.msr.rdmsr(self_vp, msr) === MsrOutcome.Ok) {
+          run.setMsrData(msr.lo, msr.hi);
+          run.msrError = 0;
+        } else run.msrError = 1;
+        break;
+      case KVM_EXIT_X86_WRMSR:
+        counts[C.wrmsr]++;
+        msr.index = run.msrIndex;
+        msr.lo = run.msrDataLo;
+        msr.hi = run.msrDataHi;
+        run.msrError = dispatch && dispatch.msr.wrmsr(self_vp, msr) === MsrOutcome.Ok ? 0 : 1;
+        break;
+      case KVM_EXIT_MMIO:
+        mmio();
+        break;
+      case KVM_RUN_AGAIN:
+        break;
+      case KVM_RUN_INTERRUPTED:
+        counts[C.interrupted]++;
+        if (Atomics.load(control, Control.STOP) !== 0) return;
+        break;
+      case KVM_EXIT_SHUTDOWN:
+        return fault("the guest triple-faulted (KVM_EXIT_SHUTDOWN)", r);
+      case KVM_EXIT_INTERNAL_ERROR:
+        return fault(`KVM could not emulate an instruction (internal error, suberror ${run.internalSuberror})`, r);
+      case KVM_EXIT_FAIL_ENTRY:
+        return fault(`KVM failed to enter the guest (hardware reason 0x${run.failEntryReason.toString(16)})`, r);
+      case KVM_EXIT_HLT:
+        return fault("the vCPU halted with no in-kernel irqchip to wake it", r);
+      case KVM_EXIT_SYSTEM_EVENT:
+        return fault("the guest requested a system event (reset or shutdown)", r);
+      default:
+        counts[C.other]++;
+        return fault(`unexpected exit ${exitReasonName(r)}`, r);
+    }
+    if (ended) return;
+  }
+}
+
+self.onmessage = async (e: MessageEvent<MachineMessage>) => {
+  const m = e.data;
+  try {
+    if (m.type === "init") await setup(m);
+    else if (m.type === "start") {
+      Atomics.store(control, Control.RUNNING, 1);
+      if (Atomics.load(control, Control.STOP) === 0) loop();
+      Atomics.store(control, Control.RUNNING, 0);
+      flushLine();
+      const exits: Record<string, number> = {};
+      EXIT_COUNTERS.forEach((k, i) => (exits[k] = counts[i]));
+      post({ type: "stopped", vcpu: init.vcpu.id, exits, registers: registerSnapshot(vcpu) });
+    }
+  } catch (err) {
+    post({ type: "error", vcpu: init?.vcpu.id ?? -1, message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  }
+};
