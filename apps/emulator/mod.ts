@@ -5,3 +5,5 @@
  */
 export * from "./src/policy.ts";
 export * from "./src/probe_report.ts";
+export * from "./src/probe_guest.ts";
+export * from "./src/run.ts";

@@ -35,6 +35,7 @@ export interface ProbeReport {
 export const newProbeReport = (): ProbeReport => ({ started: false, checks: [], problems: [] });
 
 const decodeCheck = Schema.decodeUnknownExit(Schema.fromJsonString(ProbeCheck));
+const decodeSkip = Schema.decodeUnknownExit(Schema.fromJsonString(Schema.Struct({ check: Schema.String, enl: Schema.String, reason: Schema.String })));
 const decodeDone = Schema.decodeUnknownExit(Schema.fromJsonString(ProbeDone));
 
 /** Feeds one serial line (without its newline); other lines are ignored. */
@@ -46,6 +47,12 @@ export function feedProbeLine(r: ProbeReport, line: string): void {
     const d = decodeDone(l.slice("@@hvprobe-done ".length));
     if (Exit.isSuccess(d)) r.done = d.value;
     else r.problems.push(`malformed done line: ${l.slice(0, 200)}`);
+  } else if (l.startsWith("@@hvprobe-skip ")) {
+    const c = decodeSkip(l.slice("@@hvprobe-skip ".length));
+    if (Exit.isSuccess(c)) r.checks.push({ check: c.value.check, enl: c.value.enl, ok: true, skip: true, saw: c.value.reason });
+    else r.problems.push(`malformed skip line: ${l.slice(0, 200)}`);
+  } else if (l.startsWith("@@fatal")) {
+    r.problems.push(`the probe hit an unexpected exception: ${l.slice(0, 300)}`);
   } else if (l.startsWith("@@hvprobe ")) {
     const c = decodeCheck(l.slice("@@hvprobe ".length));
     if (Exit.isSuccess(c)) r.checks.push(c.value);

@@ -11,6 +11,7 @@ import { FORMATS } from "@hv/formats";
 import { composeText } from "./compose_request.ts";
 import { explainText, listText } from "./info.ts";
 import { EXIT_USAGE, UsageError } from "./usage.ts";
+import { ExitCode, runCommand } from "./run_command.ts";
 
 /** The CLI version (`hv --version`). */
 export const VERSION = "0.1.0";
@@ -95,18 +96,65 @@ const explain = Command.make(
   ),
 );
 
+const run_ = Command.make(
+  "run",
+  {
+    profile: Flag.String("profile").pipe(Flag.withDescription("Guest OS profile to compose from (see 'hv list')"), Flag.optional),
+    with: repeatable("with", "Enlightenments to add, comma-separated; may repeat"),
+    without: repeatable("without", "Enlightenments to remove, comma-separated; may repeat"),
+    set: repeatable("set", "Parameter as name=value or name.param=value; may repeat"),
+    autoDeps: Flag.Boolean("auto-deps").pipe(Flag.withDescription("Add missing dependencies instead of failing"), Flag.withDefault(false)),
+    kernel: Flag.String("kernel").pipe(
+      Flag.withDescription("Multiboot v1 (ELF32/ELF64/a.out kludge) or ELF64 kernel to boot; default: the built-in probe guest"),
+      Flag.optional,
+    ),
+    initrd: repeatable("initrd", "Multiboot module to load; may repeat"),
+    append: Flag.String("append").pipe(Flag.withDescription("Kernel command line"), Flag.withDefault("")),
+    smp: Flag.Int("smp").pipe(Flag.withDescription("vCPUs, 1..8"), Flag.withDefault(1)),
+    memory: Flag.Int("memory").pipe(Flag.withDescription("Guest RAM in MiB, 2..3072"), Flag.withDefault(256)),
+    timeout: Flag.Int("timeout").pipe(Flag.withDescription("Stop the guest after this many seconds (exit code 124)"), Flag.withDefault(60)),
+    serial: Flag.String("serial").pipe(Flag.withDescription("COM1 output: stdio or a file path"), Flag.withDefault("stdio")),
+  },
+  (f) =>
+    runCommand({
+      profile: Option.getOrUndefined(f.profile),
+      with: f.with,
+      without: f.without,
+      set: f.set,
+      format: "table",
+      explain: false,
+      autoDeps: f.autoDeps,
+      kernel: Option.getOrUndefined(f.kernel),
+      initrd: f.initrd,
+      append: f.append,
+      smp: f.smp,
+      memory: f.memory,
+      timeout: f.timeout,
+      serial: f.serial,
+    }),
+).pipe(
+  Command.withDescription(
+    "Boot a guest on /dev/kvm with the composed enlightenments served by hv's emulator. Without --kernel, boots the built-in probe guest and prints a table of its checks; exits non-zero if any fails.",
+  ),
+  Command.withExamples([
+    { command: "hv run --profile win2012", description: "the probe guest, behaving as Windows Server 2012 would" },
+    { command: "hv run --kernel test.elf --smp 2", description: "a multiboot test kernel, to its isa-debug-exit code" },
+  ]),
+);
+
 /** The root command. */
 export const hv = Command.make("hv").pipe(
   Command.withDescription("Composable Hyper-V enlightenments: compose, inspect and explain them"),
-  Command.withSubcommands([compose, list, explain]),
+  Command.withSubcommands([compose, list, explain, run_]),
 );
 
-const COMMANDS = ["compose", "list", "explain"];
+const COMMANDS = ["compose", "list", "explain", "run"];
 const GLOBAL_FLAGS = ["--help", "--version"];
 const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   compose: ["--profile", "--with", "--without", "--set", "--format", "--explain", "--auto-deps"],
   list: [],
   explain: [],
+  run: ["--profile", "--with", "--without", "--set", "--auto-deps", "--kernel", "--initrd", "--append", "--smp", "--memory", "--timeout", "--serial"],
 };
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, " ").trim();
@@ -164,6 +212,7 @@ export const run = (args: readonly string[]): Effect.Effect<number> =>
   Command.runWith(hv, { version: VERSION })(args).pipe(
     Effect.as(0),
     Effect.catch((e: unknown) => {
+      if (e instanceof ExitCode) return Effect.succeed(e.code);
       if (e instanceof UsageError) return Console.error(`hv: ${cleanMessage(e.message)}`).pipe(Effect.as(EXIT_USAGE));
       // effect/cli already reported it through the presenter.
       if (CliError.isCliError(e)) return Effect.succeed(EXIT_USAGE);

@@ -1,0 +1,10 @@
+import { Effect } from "effect";
+import { runMachine } from "@hv/machine";
+import { compose } from "@hv/compose";
+import { builtins } from "@hv/builtins";
+const requested = (Deno.args[1] ?? "relaxed").split(",").filter(Boolean).map((name) => ({ name, reason: "t" }));
+const c = Effect.runSync(compose({ registry: builtins, requested, autoResolve: true }));
+const spec = { requested: c.enlightenments.map((e) => ({ name: e.name, reason: e.reason })), set: {}, version: c.version };
+const kernel = await Deno.readFile(Deno.args[0]);
+const r = await runMachine({ kernel, kernelName: "probe.elf", append: "profile=win2012 guest_os_id=0x00010406020023F0", memoryMiB: 64, smp: 1, timeoutSeconds: 20, hyperv: { composition: c, spec }, onSerial: (l) => console.log(l) });
+console.log(JSON.stringify(r.outcome).slice(0, 2000), JSON.stringify(r.exits));
