@@ -102,7 +102,8 @@ function bootVcpu(vcpu: Vcpu, memory: GuestMemory, plan: BootPlan, ramBytes: num
     regs.rbx = plan.ebx;
     regs.rip = plan.entry;
   } else {
-    const span = Math.min(ramBytes, 4 * 1024 * 1024 * 1024);
+    // Identity-map the whole 4 GiB (RAM and the MMIO above it): 6 pages of tables at 0x2000..0x8000.
+    const span = 4 * 1024 * 1024 * 1024;
     if (PT_AT + identityPageTablesSize(span) > 0x9000) throw new Error("page tables do not fit below 0x9000");
     const cr3 = writeIdentityPageTables(memory, PT_AT, span);
     sregs.apply(longModeSregs({ gdt, cr3 }));
