@@ -59,8 +59,12 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
   const registry = new Map(o.request.registry.map((p) => [p.name, p] as const));
   const plan = planEmulator(registry, wanted.success.enlightenments.map((e) => e.name));
   if (plan.refused.length > 0) {
-    for (const r of plan.refused) io.err(`hv: the emulator cannot serve '${r.name}': ${r.reason}`);
-    io.err(`hv: remove them (--without ${plan.refused.map((r) => r.name).join(",")}) or use the passthrough backend on a host with in-kernel Hyper-V`);
+    const names = plan.refused.map((r) => r.name);
+    io.err(
+      `hv: the emulator cannot serve ${plan.refused.map((r) => `'${r.name}' (${r.reason})`).join(", ")}; remove ${
+        names.length > 1 ? "them" : "it"
+      } (--without ${names.join(",")}) or use the passthrough backend on a host with in-kernel Hyper-V`,
+    );
     return 2;
   }
   for (const l of plan.leftOut) io.err(`hv: left out '${l.name}': ${l.reason}`);
@@ -78,7 +82,12 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
       kernel = await probeImage();
       kernelName = "probe.elf";
       const p = o.profile ? findProfile(o.profile) : undefined;
-      append = [p ? `profile=${p.name}` : "", p?.guestOsId ? `guest_os_id=${p.guestOsId}` : "", o.append].filter(Boolean).join(" ");
+      append = [
+        p ? `profile=${p.name}` : "",
+        p?.guestOsId ? `guest_os_id=${p.guestOsId}` : "",
+        o.smp > 1 ? `smp=${o.smp}` : "",
+        o.append,
+      ].filter(Boolean).join(" ");
     } else {
       kernel = await Deno.readFile(o.kernel!);
       kernelName = o.kernel!.split("/").at(-1)!;
