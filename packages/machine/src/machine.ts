@@ -183,7 +183,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           if (threads[i] !== undefined && Atomics.load(ctl, Control.RUNNING) === 1) v.kick(threads[i]!);
         });
         // Workers blocked in KVM_RUN return at the kick; give them a moment, then stop regardless.
-        setTimeout(() => done(), 2000);
+        setTimeout(() => done(), 10_000);
       };
       const done = () => {
         if (!outcome) return;
