@@ -45,6 +45,14 @@ const describe = (o: RunOutcome): string[] => {
       ];
     case "error":
       return [`hv: ${o.message}`];
+    case "crash":
+      return [
+        `hv: the guest reported a crash on VP ${o.report.vp} (CRASH_CTL 0x${o.report.control.toString(16)})`,
+        `  parameters: ${o.report.parameters.map((p) => `0x${p.toString(16)}`).join(" ")}`,
+        ...(o.report.message ? [`  message: ${o.report.message}`] : []),
+      ];
+    case "reset":
+      return [`hv: the guest asked for a reset (${o.source}, VP ${o.vcpu}); the VM was stopped`];
   }
 };
 

@@ -7,7 +7,7 @@
 import { Effect } from "effect";
 import { type Composition, compose } from "@hv/compose";
 import { buildDispatch, corePartitionState, CORE_OWNER, type Dispatch, hypercallStub } from "@hv/dispatch";
-import { type AnyPlugin, type GuestMemory, type PartitionView, type StateLayout, StateArena, type VpView } from "@hv/x86";
+import { type AnyPlugin, type GuestMemory, type PartitionEvents, type PartitionView, type StateLayout, StateArena, type VpView } from "@hv/x86";
 import type { HypervSpec } from "./protocol.ts";
 
 /** Loads the plugin registry named by `spec.registryModules` (default `@hv/builtins`). */
@@ -47,6 +47,8 @@ export const arenaBytes = (entries: { owner: string; layout: StateLayout }[]): n
  * guest TSC and interrupt delivery); the others are remote views over their shared arenas.
  */
 export class WorkerPartition implements PartitionView {
+  /** KVM's in-kernel LAPIC timer ticks at 1 ns (arch/x86/kvm/lapic.h APIC_BUS_CYCLE_NS). */
+  readonly apicHz = 1e9;
   readonly #arena: StateArena;
   readonly #vps: VpView[] = [];
   constructor(
@@ -55,6 +57,7 @@ export class WorkerPartition implements PartitionView {
     arena: StateArena,
     makeVp: (index: number, partition: WorkerPartition) => VpView,
     readonly vpCount: number,
+    readonly events: PartitionEvents,
   ) {
     this.#arena = arena;
     for (let i = 0; i < vpCount; i++) this.#vps.push(makeVp(i, this));

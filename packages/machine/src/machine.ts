@@ -21,6 +21,7 @@ import {
 import { type BootPlan, LoadError, tryLoadKernel } from "@hv/loader";
 import { HV_X64_MSR_RANGE_FIRST, HV_X64_MSR_RANGE_LAST } from "@hv/tlfs";
 import {
+  type GuestCrashReport,
   GuestMemory,
   identityPageTablesSize,
   longModeSregs,
@@ -61,6 +62,8 @@ export type RunOutcome =
   | { readonly kind: "exit"; readonly guestCode: number; readonly code: number }
   | { readonly kind: "timeout"; readonly code: number; readonly registers: readonly Readonly<Record<string, string>>[] }
   | { readonly kind: "fault"; readonly code: number; readonly fault: VcpuFault }
+  | { readonly kind: "crash"; readonly code: number; readonly report: GuestCrashReport }
+  | { readonly kind: "reset"; readonly code: number; readonly vcpu: number; readonly source: string }
   | { readonly kind: "error"; readonly code: number; readonly message: string };
 
 /** Result of a run: the outcome and per-vCPU exit counts. */
@@ -209,6 +212,12 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
               break;
             case "fault":
               finish({ kind: "fault", code: EXIT_GUEST_FAULT, fault: m.fault });
+              break;
+            case "crash":
+              finish({ kind: "crash", code: EXIT_GUEST_FAULT, report: m.report });
+              break;
+            case "reset":
+              finish({ kind: "reset", code: 0, vcpu: m.vcpu, source: m.source });
               break;
             case "error":
               finish({ kind: "error", code: EXIT_VMM_ERROR, message: `vCPU ${m.vcpu}: ${m.message}` });

@@ -5,6 +5,7 @@
  */
 import type { HvVersion } from "@hv/compose";
 import type { VcpuHandle } from "@hv/kvm";
+import type { GuestCrashReport } from "@hv/x86";
 
 /** The Hyper-V composition a worker rebuilds (plugins are code, so workers re-compose from the request). */
 export interface HypervSpec {
@@ -44,6 +45,8 @@ export type WorkerMessage =
   | { readonly type: "serial"; readonly text: string }
   | { readonly type: "exit"; readonly vcpu: number; readonly code: number }
   | { readonly type: "fault"; readonly fault: VcpuFault }
+  | { readonly type: "reset"; readonly vcpu: number; readonly source: string }
+  | { readonly type: "crash"; readonly report: GuestCrashReport }
   | { readonly type: "stopped"; readonly vcpu: number; readonly exits: Readonly<Record<string, number>>; readonly registers: Readonly<Record<string, string>> }
   | { readonly type: "error"; readonly vcpu: number; readonly message: string };
 

@@ -4,6 +4,13 @@
  * port I/O through the device bus, the hypercall port through `@hv/dispatch`, MMIO (no devices:
  * reads all-ones, writes ignored), userspace MSR exits through the MSR table. Ends on isa-debug-exit,
  * a stop request (kick), or a guest failure, which it reports with the registers.
+ *
+ * Hypercall registers: when KVM offers KVM_CAP_SYNC_REGS with REGS|SREGS, the worker sets
+ * `kvm_valid_regs` once, reads the hypercall's registers and mode (CR0.PE, EFER.LMA + CS.L, CPL) in
+ * place from `kvm_run.s.regs`, and returns RAX (or EDX:EAX) by writing the synced registers and
+ * setting `kvm_dirty_regs` = REGS: no KVM_GET_REGS, KVM_GET_SREGS or KVM_SET_REGS per hypercall.
+ * Without the capability (or with HV_KVM_SYNC_REGS=0 in the environment, for comparisons) it uses
+ * the three ioctls.
  * @module
  */
 /// <reference lib="deno.worker" />
@@ -23,12 +30,16 @@ import {
   KVM_EXIT_SYSTEM_EVENT,
   KVM_EXIT_X86_RDMSR,
   KVM_EXIT_X86_WRMSR,
+  KVM_CAP_SYNC_REGS,
+  KVM_SYNC_X86_REGS,
+  KVM_SYNC_X86_SREGS,
   KVM_RUN_AGAIN,
   KVM_RUN_INTERRUPTED,
+  libc,
   Vcpu,
   Vm,
 } from "@hv/kvm";
-import { CR0_PE, GuestMemory, MsrOutcome, newCpuMode, newHypercallInput, newMsrAccess, StateArena, type VpView } from "@hv/x86";
+import { CR0_PE, GuestMemory, MsrOutcome, type PartitionEvents, newCpuMode, newHypercallInput, newMsrAccess, StateArena, type VpView } from "@hv/x86";
 import { arenaEntries, composeSpec, loadRegistry, WorkerPartition, workerDispatch } from "./hv_partition.ts";
 import { Control, EXIT_COUNTERS, type MachineMessage, type WorkerInit, type WorkerMessage } from "./protocol.ts";
 import { registerSnapshot } from "./registers.ts";
@@ -36,6 +47,8 @@ import { registerSnapshot } from "./registers.ts";
 const post = (m: WorkerMessage) => self.postMessage(m);
 const UD_VECTOR = 6;
 const IA32_TSC = 0x10;
+/** The sync-regs areas the hypercall path reads: registers and, for the mode, sregs. */
+const SYNC_REGS = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 
 let init: WorkerInit;
 let vcpu: Vcpu;
@@ -44,6 +57,10 @@ let self_vp: VpView;
 let bus: IoBus;
 let control: Int32Array;
 let ended = false;
+/** This vCPU's time inside KVM_RUN, in 100 ns units (HV_X64_MSR_VP_RUNTIME). */
+let runTime100ns = 0;
+/** Whether kvm_valid_regs = SYNC_REGS was set (KVM_CAP_SYNC_REGS has REGS|SREGS and Hyper-V is on). */
+let syncRegs = false;
 const counts = new Float64Array(EXIT_COUNTERS.length);
 const C = Object.fromEntries(EXIT_COUNTERS.map((k, i) => [k, i])) as Record<typeof EXIT_COUNTERS[number], number>;
 
@@ -87,6 +104,10 @@ async function setup(msg: WorkerInit): Promise<void> {
   }), "hyperv-testdev");
 
   const tscMsr = IA32_TSC;
+  const events: PartitionEvents = {
+    reset: (source) => end({ type: "reset", vcpu: msg.vcpu.id, source }),
+    crash: (report) => end({ type: "crash", report }),
+  };
   const makeVp = (index: number, partition: WorkerPartition): VpView => {
     const arena = msg.hyperv ? new StateArena(vpEntries, msg.vpStates[index]) : undefined;
     const apicId = index;
@@ -100,6 +121,8 @@ async function setup(msg: WorkerInit): Promise<void> {
       requestInterrupt: (vector) => {
         vm.signalMsi(0xfee00000 + apicId * 4096, vector & 0xff);
       },
+      runTime: () => (index === msg.vcpu.id ? runTime100ns : Number.NaN),
+      yieldCpu: () => void libc().sched_yield(),
     };
   };
   let vpEntries: ReturnType<typeof arenaEntries> = [];
@@ -107,17 +130,29 @@ async function setup(msg: WorkerInit): Promise<void> {
     const registry = await loadRegistry(msg.hyperv);
     const c = composeSpec(msg.hyperv, registry);
     vpEntries = arenaEntries(c, "vp");
-    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount);
+    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount, events);
     self_vp = partition.vp(msg.vcpu.id)!;
     dispatch = workerDispatch(c, partition, msg.hypercallPort, (_vp, into) => {
       vcpu.getFpu();
       for (let n = 0; n < 6; n++) for (let w = 0; w < 4; w++) into[n * 4 + w] = vcpu.fpu.xmm(n, w);
     });
   } else {
-    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena([]), makeVp, msg.vcpuCount);
+    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena([]), makeVp, msg.vcpuCount, events);
     self_vp = partition.vp(msg.vcpu.id)!;
   }
+  // Sync regs serve only the hypercall path: without Hyper-V, KVM need not copy registers at every exit.
+  syncRegs = dispatch !== undefined && syncRegsWanted() && (vm.checkExtension(KVM_CAP_SYNC_REGS) & SYNC_REGS) === SYNC_REGS;
+  if (syncRegs) vcpu.enableSyncRegs(SYNC_REGS);
   post({ type: "ready", vcpu: msg.vcpu.id, thread: currentThread() });
+}
+
+/** HV_KVM_SYNC_REGS=0 turns sync regs off (to compare with the ioctl path); unreadable env: on. */
+function syncRegsWanted(): boolean {
+  try {
+    return Deno.env.get("HV_KVM_SYNC_REGS") !== "0";
+  } catch {
+    return true;
+  }
 }
 
 function end(m: WorkerMessage): void {
@@ -136,6 +171,18 @@ const mode = newCpuMode();
 const call = newHypercallInput();
 
 function hypercall(): void {
+  const run = vcpu.kvmRun;
+  // KVM synced this exit's registers when kvm_valid_regs still holds both bits (Vcpu.run re-asserts it).
+  if (syncRegs && (run.kvmValidRegs & SYNC_REGS) === SYNC_REGS) {
+    const sregs = run.syncSregs;
+    mode.protectedMode = (sregs.cr0 & CR0_PE) !== 0;
+    mode.longMode = sregs.longMode;
+    mode.cpl = sregs.cpl;
+    const out = dispatch!.hypercall.dispatch(self_vp, run.syncRegs.words, mode, call);
+    if (out === HypercallOutcome.Done) vcpu.markRegsDirty();
+    else if (out === HypercallOutcome.Ud) vcpu.injectException(UD_VECTOR);
+    return;
+  }
   const regs = vcpu.getRegs();
   const sregs = vcpu.getSregs();
   mode.protectedMode = (sregs.cr0 & CR0_PE) !== 0;
@@ -178,7 +225,9 @@ function mmio(): void {
 function loop(): void {
   const run = vcpu.kvmRun;
   for (;;) {
+    const t0 = performance.now();
     const r = vcpu.run();
+    runTime100ns += (performance.now() - t0) * 1e4;
     switch (r) {
       case KVM_EXIT_IO:
         io();

@@ -12,11 +12,13 @@ import {
   type AnyPlugin,
   CpuidTable,
   type CpuidLeaf,
+  type GuestCrashReport,
   GuestMemory,
   newCpuMode,
   newGprFile,
   newHypercallInput,
   newMsrAccess,
+  type PartitionEvents,
   type PartitionView,
   StateArena,
   type VpView,
@@ -56,6 +58,10 @@ export class TestVp implements VpView {
   readonly call = newHypercallInput();
   readonly xmm = new Uint32Array(24);
   readonly interrupts: RecordedInterrupt[] = [];
+  /** VP run time in 100 ns units (set it, or advance it with {@link TestPartition.advance}). */
+  runTime100ns = 0;
+  /** How many times a plugin yielded this VP's CPU. */
+  yields = 0;
   constructor(
     readonly index: number,
     readonly apicId: number,
@@ -71,6 +77,12 @@ export class TestVp implements VpView {
   requestInterrupt(vector: number, autoEoi: boolean): void {
     this.interrupts.push({ vector, autoEoi });
   }
+  runTime(): number {
+    return this.runTime100ns;
+  }
+  yieldCpu(): void {
+    this.yields++;
+  }
 }
 
 /** The simulated partition (see module doc). Create with {@link TestPartition.create}. */
@@ -81,6 +93,16 @@ export class TestPartition implements PartitionView {
   readonly arena: StateArena;
   readonly dispatch: Dispatch;
   readonly cpuid: CpuidTable;
+  /** Resets the guest requested (plugin names), in order. */
+  readonly resets: string[] = [];
+  /** Crash reports the guest made, in order. */
+  readonly crashes: GuestCrashReport[] = [];
+  readonly events: PartitionEvents = {
+    reset: (source) => void this.resets.push(source),
+    crash: (report) => void this.crashes.push(report),
+  };
+  /** The APIC timer frequency plugins see (Hz); KVM's in-kernel LAPIC: 1 GHz. */
+  readonly apicHz = 1e9;
 
   private constructor(
     readonly composition: Composition,
@@ -126,9 +148,10 @@ export class TestPartition implements PartitionView {
     return this.arena.views(owner);
   }
 
-  /** Advances the guest TSC by `cycles`. */
+  /** Advances the guest TSC by `cycles` and every VP's run time by the same span (in 100 ns units). */
   advance(cycles: number): void {
     this.tsc += cycles;
+    for (const vp of this.vps) vp.runTime100ns += (cycles * 1e7) / this.tscHz;
   }
 
   /** CPUID as the guest would see it for Hyper-V leaves (all zeros for absent leaves). */

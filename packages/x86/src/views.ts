@@ -7,17 +7,47 @@
 import type { GuestMemory } from "./guest_memory.ts";
 
 /**
+ * A guest crash report as the crash MSRs deliver it (TLFS "Guest Crash Enlightenment"; KVM/QEMU
+ * `hv-crash`): the VP that wrote CRASH_CTL, CRASH_P0..P4 as written (u64 each), the CRASH_CTL value,
+ * and, when CrashMessage (bit 62) was set, the message the guest left at GPA P3 with length P4
+ * (at most 4096 bytes, decoded as UTF-8, NULs dropped; absent when the range was not in RAM).
+ */
+export interface GuestCrashReport {
+  readonly vp: number;
+  readonly parameters: readonly bigint[];
+  readonly control: bigint;
+  readonly message?: string;
+}
+
+/**
+ * Events a plugin raises for the whole machine; the backend decides what they mean (the emulator:
+ * `reset` restarts the VM from power-on, `crash` writes the report and stops or pauses the VM).
+ * Called on the exit path, but rare: implementations may allocate.
+ */
+export interface PartitionEvents {
+  /** The guest asked for a reset (HV_X64_MSR_RESET); `source` names the plugin. */
+  reset(source: string): void;
+  /** The guest reported a crash (HV_X64_MSR_CRASH_CTL with CrashNotify). */
+  crash(report: GuestCrashReport): void;
+}
+
+/**
  * The partition (the VM) as plugins see it.
  * - `vpCount`: number of VPs; VP indices are 0..vpCount-1 unless a backend assigns others.
  * - `memory`: bounds-checked guest RAM.
  * - `vp(index)`: the VP with that VP index, or undefined (hostile indices are answered, not thrown).
  * - `tscHz`: the guest TSC frequency in Hz (what HV_X64_MSR_TSC_FREQUENCY reports).
+ * - `apicHz`: the local APIC timer's real input frequency in Hz (what HV_X64_MSR_APIC_FREQUENCY
+ *   reports; KVM's in-kernel LAPIC ticks at 1 ns, so 1e9 there).
  * - `state(owner)`: typed views of a plugin's per-partition state (see `StateLayout`).
+ * - `events`: machine-wide events (reset, crash).
  */
 export interface PartitionView {
   readonly vpCount: number;
   readonly memory: GuestMemory;
   readonly tscHz: number;
+  readonly apicHz: number;
+  readonly events: PartitionEvents;
   vp(index: number): VpView | undefined;
   state(owner: string): Record<string, ArrayBufferView>;
 }
@@ -29,8 +59,13 @@ export interface PartitionView {
  * - `partition`: the partition it belongs to.
  * - `state(owner)`: typed views of a plugin's per-VP state.
  * - `guestTsc()`: this VP's current guest TSC (cycles), as RDTSC in the guest would read it now.
+ *   Only meaningful for the VP whose exit is being handled (NaN for another VP on backends that
+ *   cannot read a running vCPU).
+ * - `runTime()`: time this VP has spent running guest code, in 100 ns units, monotonic
+ *   (HV_X64_MSR_VP_RUNTIME).
  * - `requestInterrupt(vector, autoEoi)`: raise a fixed interrupt on this VP (OpenVMM's
  *   `RequestInterrupt`); `autoEoi` = the SynIC auto-EOI semantics. Vector 16..255.
+ * - `yieldCpu()`: give the host CPU to another thread (HvCallNotifyLongSpinWait).
  */
 export interface VpView {
   readonly index: number;
@@ -38,5 +73,7 @@ export interface VpView {
   readonly partition: PartitionView;
   state(owner: string): Record<string, ArrayBufferView>;
   guestTsc(): number;
+  runTime(): number;
   requestInterrupt(vector: number, autoEoi: boolean): void;
+  yieldCpu(): void;
 }
