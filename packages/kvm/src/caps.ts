@@ -133,6 +133,8 @@ export const KVM_CAP_SIGNAL_MSI = 77;
 export const KVM_CAP_SPLIT_IRQCHIP = 121;
 /** `KVM_CAP_X2APIC_API` (129). */
 export const KVM_CAP_X2APIC_API = 129;
+/** `KVM_CAP_SYNC_REGS` (74): value = the KVM_SYNC_X86_* mask `kvm_run.kvm_valid_regs`/`kvm_dirty_regs` accept (7 on x86). */
+export const KVM_CAP_SYNC_REGS = 74;
 /** `KVM_CAP_IMMEDIATE_EXIT` (136): `kvm_run.immediate_exit`. */
 export const KVM_CAP_IMMEDIATE_EXIT = 136;
 /** `KVM_CAP_X86_DISABLE_EXITS` (143): value = bitmask of disableable exits (MWAIT 1, HLT 2, PAUSE 4, CSTATE 8). */

@@ -7,6 +7,13 @@
  * `kvm_run` in its own isolate and then calls `run()` synchronously in a loop. File descriptors are
  * process-wide; the main thread keeps ownership and closes the fd. Kick a running vCPU with
  * {@link Vcpu.kick} (see `kick.ts`).
+ *
+ * Sync regs (KVM_CAP_SYNC_REGS): after {@link Vcpu.enableSyncRegs}, KVM copies the chosen register sets
+ * into `kvm_run` at every exit, so the exit path reads them in place (`kvmRun.syncRegs`,
+ * `kvmRun.syncSregs`) instead of KVM_GET_REGS/KVM_GET_SREGS, and writes registers back by changing
+ * `kvmRun.syncRegs` and calling {@link Vcpu.markRegsDirty} instead of KVM_SET_REGS. The ioctl
+ * getters and setters stay consistent with that: `getRegs()` first pushes registers still marked
+ * dirty, `setRegs()` drops the dirty mark it supersedes.
  * @module
  */
 import type { CpuidLeaf } from "@hv/x86";
@@ -47,7 +54,7 @@ import { KvmLapicState } from "./structs/lapic.ts";
 import { KvmMpState } from "./structs/mp_state.ts";
 import { KvmMsrs } from "./structs/msrs.ts";
 import { KvmRegs } from "./structs/regs.ts";
-import { KvmRun } from "./structs/run.ts";
+import { KVM_SYNC_X86_EVENTS, KVM_SYNC_X86_REGS, KVM_SYNC_X86_SREGS, KVM_SYNC_X86_VALID_FIELDS, KvmRun } from "./structs/run.ts";
 import { KvmSregs } from "./structs/sregs.ts";
 import { KvmXcrs } from "./structs/xcrs.ts";
 import { closeFd, ioctlBuf, ioctlBufErrno, ioctlVal } from "./sys.ts";
@@ -103,6 +110,7 @@ export class Vcpu implements Disposable {
   readonly #msr1 = new KvmMsrs(1);
   readonly #irq = new KvmInterrupt();
   readonly #cap = new KvmEnableCap();
+  #syncMask = 0;
   #closed = false;
 
   private constructor(fd: number, id: number, mmapSize: number, ownsFd: boolean) {
@@ -148,6 +156,8 @@ export class Vcpu implements Disposable {
    * (EFAULT: bad memory slot setup, ENOEXEC: invalid guest state, ...). No allocation.
    */
   run(): number {
+    // Sync regs: KVM keeps kvm_valid_regs as set, but make sure (one load) that every exit is synced.
+    if (this.#syncMask !== 0 && this.kvmRun.kvmValidRegs !== this.#syncMask) this.kvmRun.kvmValidRegs = this.#syncMask;
     const r = this.#ioctl(this.fd, KVM_RUN, 0n);
     if (r < 0) {
       const e = errno();
@@ -171,22 +181,78 @@ export class Vcpu implements Disposable {
     kickThread(thread, signal);
   }
 
-  /** KVM_GET_REGS into {@link regs}; returns it. */
+  // --- sync regs ------------------------------------------------------------------------------
+  /**
+   * Asks KVM to sync `mask` (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS) into
+   * `kvmRun.s` at every exit from now on: sets `kvm_valid_regs`, which {@link run} re-asserts before
+   * each entry should anything have cleared it. `mask` must be within what KVM_CHECK_EXTENSION
+   * (KVM_CAP_SYNC_REGS) answered, or KVM_RUN fails with EINVAL; 0 turns syncing off.
+   * The synced areas hold the state of the last exit only when {@link syncedRegs} includes them.
+   */
+  enableSyncRegs(mask: number): void {
+    if ((mask & ~KVM_SYNC_X86_VALID_FIELDS) !== 0) throw new RangeError(`sync regs mask 0x${mask.toString(16)} has bits KVM does not define`);
+    this.#syncMask = mask;
+    this.kvmRun.kvmValidRegs = mask;
+  }
+  /** The mask given to {@link enableSyncRegs} (0: not syncing). */
+  get syncRegsMask(): number {
+    return this.#syncMask;
+  }
+  /** The KVM_SYNC_X86_* areas KVM filled at the last exit (`kvm_valid_regs` as KVM_RUN saw it). */
+  get syncedRegs(): number {
+    return this.kvmRun.kvmValidRegs;
+  }
+  /**
+   * Marks `kvmRun.syncRegs` dirty (KVM_SYNC_X86_REGS in `kvm_dirty_regs`): the next KVM_RUN loads the
+   * registers from it, as KVM_SET_REGS would, and clears the mark. Only after an exit that synced REGS.
+   */
+  markRegsDirty(): void {
+    const run = this.kvmRun;
+    run.kvmDirtyRegs = run.kvmDirtyRegs | KVM_SYNC_X86_REGS;
+  }
+  /**
+   * Pushes the sync areas still marked dirty (of `bits`, default all) with the ioctls (KVM_SET_REGS,
+   * KVM_SET_SREGS, KVM_SET_VCPU_EVENTS) and clears their marks, so that an ioctl getter sees them.
+   */
+  flushDirtyRegs(bits: number = KVM_SYNC_X86_VALID_FIELDS): void {
+    const run = this.kvmRun;
+    const d = run.kvmDirtyRegs & bits;
+    if (d === 0) return;
+    if (d & KVM_SYNC_X86_REGS) ioctlBuf(this.fd, KVM_SET_REGS, run.syncRegs.bytes);
+    if (d & KVM_SYNC_X86_SREGS) ioctlBuf(this.fd, KVM_SET_SREGS, run.syncSregs.bytes);
+    if (d & KVM_SYNC_X86_EVENTS) ioctlBuf(this.fd, KVM_SET_VCPU_EVENTS, run.syncEvents);
+    run.kvmDirtyRegs = run.kvmDirtyRegs & ~d;
+  }
+  #dropDirty(bit: number): void {
+    const run = this.kvmRun;
+    const d = run.kvmDirtyRegs;
+    if (d & bit) run.kvmDirtyRegs = d & ~bit;
+  }
+
+  // --- register ioctls ------------------------------------------------------------------------
+  /** KVM_GET_REGS into {@link regs}; returns it. Registers marked dirty in the sync area are pushed first. */
   getRegs(): KvmRegs {
+    if (this.kvmRun.kvmDirtyRegs & KVM_SYNC_X86_REGS) this.flushDirtyRegs(KVM_SYNC_X86_REGS);
     ioctlBuf(this.fd, KVM_GET_REGS, this.regs.bytes);
     return this.regs;
   }
-  /** KVM_SET_REGS from `regs` (default {@link regs}). */
+  /** KVM_SET_REGS from `regs` (default {@link regs}); supersedes registers marked dirty in the sync area. */
   setRegs(regs: KvmRegs = this.regs): void {
+    this.#dropDirty(KVM_SYNC_X86_REGS);
     ioctlBuf(this.fd, KVM_SET_REGS, regs.bytes);
   }
-  /** KVM_GET_SREGS into {@link sregs}; returns it. */
+  /** KVM_GET_SREGS into {@link sregs}; returns it. Sregs marked dirty in the sync area are pushed first. */
   getSregs(): KvmSregs {
+    if (this.kvmRun.kvmDirtyRegs & KVM_SYNC_X86_SREGS) this.flushDirtyRegs(KVM_SYNC_X86_SREGS);
     ioctlBuf(this.fd, KVM_GET_SREGS, this.sregs.bytes);
     return this.sregs;
   }
-  /** KVM_SET_SREGS from `sregs` (default {@link sregs}). EINVAL for an inconsistent state (e.g. EFER.LMA without CR0.PG). */
+  /**
+   * KVM_SET_SREGS from `sregs` (default {@link sregs}); supersedes sregs marked dirty in the sync area.
+   * EINVAL for an inconsistent state (e.g. EFER.LMA without CR0.PG).
+   */
   setSregs(sregs: KvmSregs = this.sregs): void {
+    this.#dropDirty(KVM_SYNC_X86_SREGS);
     ioctlBuf(this.fd, KVM_SET_SREGS, sregs.bytes);
   }
   /** KVM_GET_FPU into {@link fpu}; returns it (XMM0-5 for fast hypercalls). */
@@ -286,6 +352,7 @@ export class Vcpu implements Disposable {
    * KVM_SET_VCPU_EVENTS with flags 0 (other fields unchanged). `struct kvm_vcpu_events`, api.rst §4.31/4.32.
    */
   injectException(vector: number, errorCode?: number): void {
+    if (this.kvmRun.kvmDirtyRegs & KVM_SYNC_X86_EVENTS) this.flushDirtyRegs(KVM_SYNC_X86_EVENTS);
     const b = this.#events;
     ioctlBuf(this.fd, KVM_GET_VCPU_EVENTS, b);
     b[0] = 1; // exception.injected

@@ -20,9 +20,15 @@ import {
   KvmCpuid2,
   KvmIoctlError,
   KvmUnavailable,
+  KVM_CAP_SYNC_REGS,
+  KVM_SYNC_X86_REGS,
+  KVM_SYNC_X86_SREGS,
   openKvmEffect,
   openKvmOrSkip,
   probeCapabilities,
+  Reg,
+  Seg,
+  SegField,
 } from "../mod.ts";
 import { GP_HANDLER, GP_PORT, GUEST, longModeVm, MMIO_GPA } from "./guest.ts";
 
@@ -146,6 +152,86 @@ Deno.test({
     const s = g.vcpu.getSregs();
     assert.equal(s.longMode, true, "still in 64-bit mode");
     assert.equal(s.cpl, 0);
+  },
+});
+
+Deno.test({
+  name: "sync regs: kvm_run.s.regs matches KVM_GET_REGS/KVM_GET_SREGS at each exit; dirty regs replace KVM_SET_REGS",
+  ignore,
+  fn() {
+    using g = longModeVm(kvm);
+    const sync = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+    const cap = g.vm.checkExtension(KVM_CAP_SYNC_REGS);
+    if ((cap & sync) !== sync) {
+      console.log(`skipping: KVM_CAP_SYNC_REGS = ${cap}`);
+      return;
+    }
+    // mov rax, 0x1122334455667788; mov rbx, 0x0102030405060708; mov r15d, 0xcafef00d; mov dx, 0xe4;
+    // out dx, eax; out dx, eax; hlt
+    g.load([
+      0x48, 0xb8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+      0x48, 0xbb, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+      0x41, 0xbf, 0x0d, 0xf0, 0xfe, 0xca,
+      0x66, 0xba, 0xe4, 0x00,
+      0xef, 0xef, 0xf4,
+    ]);
+    const v = g.vcpu;
+    const k = v.kvmRun;
+    v.enableSyncRegs(sync);
+    assert.equal(v.syncRegsMask, sync);
+
+    expectExit(() => v.run(), KVM_EXIT_IO);
+    assert.equal(k.kvmValidRegs, sync, "KVM keeps kvm_valid_regs across KVM_RUN");
+    assert.equal(v.syncedRegs, sync);
+    assert.equal(k.ioData, 0x55667788);
+    const r = k.syncRegs;
+    assert.equal(r.lo(Reg.rax), 0x55667788);
+    assert.equal(r.hi(Reg.rax), 0x11223344);
+    assert.equal(r.lo(Reg.rbx), 0x05060708);
+    assert.equal(r.hi(Reg.rbx), 0x01020304);
+    assert.equal(r.lo(Reg.r15), 0xcafef00d);
+    // Byte for byte what the ioctls return (the sync area is not dirty, so getRegs() does not push it).
+    assert.deepEqual([...r.bytes], [...v.getRegs().bytes], "s.regs.regs == KVM_GET_REGS");
+    assert.deepEqual([...k.syncSregs.bytes], [...v.getSregs().bytes], "s.regs.sregs == KVM_GET_SREGS");
+    const s = k.syncSregs;
+    assert.equal(s.longMode, true);
+    assert.equal(s.field(Seg.cs, SegField.l), 1);
+    assert.equal(s.cpl, 0);
+    assert.equal(s.field(Seg.cs, SegField.dpl), 0);
+    assert.equal(s.selector(Seg.cs), v.sregs.selector(Seg.cs));
+    assert.equal(s.protectedMode, true);
+    assert.equal(s.efer & 0x500, 0x500, "EFER.LME|LMA");
+    assert.equal(s.cr0, v.sregs.cr0);
+
+    // Write EAX and R15 through the sync area: the second OUT sees them, without KVM_SET_REGS.
+    r.setHalves(Reg.rax, 0xdeadbeef, 0);
+    r.words[2 * Reg.r15] = 0x1234;
+    v.markRegsDirty();
+    assert.equal(k.kvmDirtyRegs, KVM_SYNC_X86_REGS);
+    expectExit(() => v.run(), KVM_EXIT_IO);
+    assert.equal(k.kvmDirtyRegs, 0, "KVM consumed the dirty mark");
+    assert.equal(k.kvmValidRegs, sync, "still valid after a second KVM_RUN");
+    assert.equal(k.ioData, 0xdeadbeef);
+    assert.equal(k.syncRegs.lo(Reg.r15), 0x1234);
+    assert.equal(k.syncRegs.rip, v.getRegs().rip, "RIP at the second OUT");
+
+    // Ioctl getters see registers still marked dirty; setRegs() supersedes the mark.
+    r.rbx = 0x42;
+    v.markRegsDirty();
+    assert.equal(v.getRegs().rbx, 0x42, "getRegs() pushed the dirty sync regs first");
+    assert.equal(k.kvmDirtyRegs, 0);
+    r.rbx = 0x43;
+    v.markRegsDirty();
+    v.regs.rbx = 0x44;
+    v.setRegs();
+    assert.equal(k.kvmDirtyRegs, 0, "setRegs() dropped the dirty mark");
+    // run() re-asserts kvm_valid_regs should anything have cleared it, so this exit is synced too.
+    k.kvmValidRegs = 0;
+    expectExit(() => v.run(), KVM_EXIT_HLT);
+    assert.equal(k.kvmValidRegs, sync);
+    assert.equal(k.syncRegs.rbx, 0x44, "KVM_SET_REGS's value, synced at the HLT exit");
+    v.enableSyncRegs(0);
+    assert.throws(() => v.enableSyncRegs(8), RangeError);
   },
 });
 

@@ -48,9 +48,13 @@ export class KvmRegs extends KvmStruct {
    */
   readonly words: Uint32Array<ArrayBuffer>;
 
-  /** Allocates a zeroed struct. */
-  constructor() {
-    super(KVM_REGS_SIZE);
+  /**
+   * Allocates a zeroed struct, or wraps `bytes` (at least 144 bytes, 4-byte aligned): e.g. the
+   * `s.regs.regs` area of the mmapped `kvm_run` ({@link KvmRun.syncRegs}), so that `words` is a
+   * zero-copy view of the registers KVM synced.
+   */
+  constructor(bytes?: Uint8Array<ArrayBuffer>) {
+    super(KVM_REGS_SIZE, bytes);
     this.words = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset, KVM_REGS_SIZE / 4);
   }
   /** Low 32 bits of register `r`. */

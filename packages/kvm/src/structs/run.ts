@@ -7,8 +7,17 @@
  * ready_for_interrupt_injection @12, if_flag @13, flags @14 (u16), cr8 @16, apic_base @24, the exit
  * union @32 (256 bytes), kvm_valid_regs @288, kvm_dirty_regs @296, sync regs @304. IO data lives
  * elsewhere in the mapping, at `io.data_offset` (usually the next page, KVM_PIO_PAGE_OFFSET).
+ *
+ * Sync regs (KVM_CAP_SYNC_REGS, api.rst "kvm_valid_regs/kvm_dirty_regs"): `s` is a 2048-byte union
+ * holding `struct kvm_sync_regs { struct kvm_regs regs; struct kvm_sregs sregs; struct kvm_vcpu_events
+ * events; }` (arch/x86/include/uapi/asm/kvm.h), so regs @304 (144 bytes), sregs @448 (312 bytes),
+ * events @760 (64 bytes). For each KVM_SYNC_X86_* bit set in `kvm_valid_regs`, KVM copies that state
+ * into `s` whenever KVM_RUN returns; for each bit set in `kvm_dirty_regs`, KVM loads it from `s` at the
+ * next KVM_RUN (before completing the exit) and clears the bit.
  * @module
  */
+import { KVM_REGS_SIZE, KvmRegs } from "./regs.ts";
+import { KVM_SREGS_SIZE, KvmSregs } from "./sregs.ts";
 import { getU64, KvmStruct, setU64, setU64Halves } from "./struct.ts";
 
 /** `KVM_EXIT_*`: `kvm_run.exit_reason` values, by KVM name. */
@@ -109,6 +118,30 @@ export const KVM_INTERNAL_ERROR = { EMULATION: 1, SIMUL_EX: 2, DELIVERY_EV: 3, U
 
 const U = 32; // start of the exit union
 
+/** `KVM_SYNC_X86_REGS`: `kvm_valid_regs`/`kvm_dirty_regs` bit for `s.regs.regs` (struct kvm_regs). */
+export const KVM_SYNC_X86_REGS = 1 << 0;
+/** `KVM_SYNC_X86_SREGS`: bit for `s.regs.sregs` (struct kvm_sregs). */
+export const KVM_SYNC_X86_SREGS = 1 << 1;
+/** `KVM_SYNC_X86_EVENTS`: bit for `s.regs.events` (struct kvm_vcpu_events). */
+export const KVM_SYNC_X86_EVENTS = 1 << 2;
+/** `KVM_SYNC_X86_VALID_FIELDS`: every bit KVM accepts; others make KVM_RUN fail with EINVAL. */
+export const KVM_SYNC_X86_VALID_FIELDS = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
+
+/** Byte offset of `kvm_run.kvm_valid_regs` (u64). */
+export const KVM_RUN_VALID_REGS_OFFSET = 288;
+/** Byte offset of `kvm_run.kvm_dirty_regs` (u64). */
+export const KVM_RUN_DIRTY_REGS_OFFSET = 296;
+/** Byte offset of `kvm_run.s.regs.regs` (struct kvm_regs, 144 bytes). */
+export const KVM_RUN_SYNC_REGS_OFFSET = 304;
+/** Byte offset of `kvm_run.s.regs.sregs` (struct kvm_sregs, 312 bytes). */
+export const KVM_RUN_SYNC_SREGS_OFFSET = KVM_RUN_SYNC_REGS_OFFSET + KVM_REGS_SIZE; // 448
+/** Byte offset of `kvm_run.s.regs.events` (struct kvm_vcpu_events, 64 bytes). */
+export const KVM_RUN_SYNC_EVENTS_OFFSET = KVM_RUN_SYNC_SREGS_OFFSET + KVM_SREGS_SIZE; // 760
+/** sizeof(struct kvm_vcpu_events). */
+export const KVM_VCPU_EVENTS_SIZE = 64;
+/** `SYNC_REGS_SIZE_BYTES`: the size of the `s` union. */
+export const KVM_SYNC_REGS_SIZE_BYTES = 2048;
+
 /**
  * A view of a vCPU's mmapped `kvm_run`. Every accessor reads or writes the shared page in place
  * (no allocation). The union accessors are only meaningful for their exit reason.
@@ -117,9 +150,25 @@ const U = 32; // start of the exit union
  * sees the same bytes (that is how {@link immediateExit} kicks work).
  */
 export class KvmRun extends KvmStruct {
+  /**
+   * `s.regs.regs`: the general-purpose registers, RIP and RFLAGS, synced by KVM at every exit while
+   * {@link kvmValidRegs} has {@link KVM_SYNC_X86_REGS}. A zero-copy {@link KvmRegs} over the mapping:
+   * `syncRegs.words` is a `GprFile`. After changing it, set {@link KVM_SYNC_X86_REGS} in
+   * {@link kvmDirtyRegs} so the next KVM_RUN loads it (instead of KVM_SET_REGS).
+   */
+  readonly syncRegs: KvmRegs;
+  /** `s.regs.sregs`: segments, control registers and EFER, synced while {@link KVM_SYNC_X86_SREGS} is valid (zero copy). */
+  readonly syncSregs: KvmSregs;
+  /** `s.regs.events`: the raw `struct kvm_vcpu_events` (64 bytes), synced while {@link KVM_SYNC_X86_EVENTS} is valid. */
+  readonly syncEvents: Uint8Array<ArrayBuffer>;
+
   /** Wraps the mapping (`bytes` must span the whole mmap size, so IO data at `data_offset` is reachable). */
   constructor(bytes: Uint8Array<ArrayBuffer>) {
     super(Math.min(bytes.byteLength, 4096), bytes);
+    const at = (off: number, len: number) => this.bytes.subarray(off, off + len);
+    this.syncRegs = new KvmRegs(at(KVM_RUN_SYNC_REGS_OFFSET, KVM_REGS_SIZE));
+    this.syncSregs = new KvmSregs(at(KVM_RUN_SYNC_SREGS_OFFSET, KVM_SREGS_SIZE));
+    this.syncEvents = at(KVM_RUN_SYNC_EVENTS_OFFSET, KVM_VCPU_EVENTS_SIZE);
   }
 
   /** `request_interrupt_window` (u8, in): ask for KVM_EXIT_IRQ_WINDOW_OPEN when the guest can take an interrupt. */
@@ -165,6 +214,26 @@ export class KvmRun extends KvmStruct {
   }
   set apicBase(v: number) {
     setU64(this.view, 24, v);
+  }
+
+  // --- sync regs (KVM_CAP_SYNC_REGS) ----------------------------------------------------------
+  /**
+   * `kvm_valid_regs` (u64 in; only bits 0..2 are defined, so read/written as its low 32 bits): which
+   * KVM_SYNC_X86_* areas of `s` KVM fills when KVM_RUN returns. KVM leaves it as userspace set it.
+   * Bits outside the KVM_CAP_SYNC_REGS answer make KVM_RUN fail with EINVAL.
+   */
+  get kvmValidRegs(): number {
+    return this.view.getUint32(KVM_RUN_VALID_REGS_OFFSET, true);
+  }
+  set kvmValidRegs(v: number) {
+    setU64Halves(this.view, KVM_RUN_VALID_REGS_OFFSET, v, 0);
+  }
+  /** `kvm_dirty_regs` (u64 in/out, low 32 bits): which areas of `s` the next KVM_RUN loads into the vCPU; KVM clears each bit it consumed. */
+  get kvmDirtyRegs(): number {
+    return this.view.getUint32(KVM_RUN_DIRTY_REGS_OFFSET, true);
+  }
+  set kvmDirtyRegs(v: number) {
+    setU64Halves(this.view, KVM_RUN_DIRTY_REGS_OFFSET, v, 0);
   }
 
   // --- KVM_EXIT_UNKNOWN / KVM_EXIT_FAIL_ENTRY -------------------------------------------------

@@ -46,9 +46,9 @@ export interface KvmSegment extends SegmentState {
  * {@link segment} for edge code.
  */
 export class KvmSregs extends KvmStruct {
-  /** Allocates a zeroed struct. */
-  constructor() {
-    super(KVM_SREGS_SIZE);
+  /** Allocates a zeroed struct, or wraps `bytes` (at least 312 bytes): e.g. `kvm_run.s.regs.sregs` ({@link KvmRun.syncSregs}). */
+  constructor(bytes?: Uint8Array<ArrayBuffer>) {
+    super(KVM_SREGS_SIZE, bytes);
   }
 
   /** Segment `s`'s selector. */
@@ -181,6 +181,11 @@ export class KvmSregs extends KvmStruct {
   /** Whether bit `vector` of `interrupt_bitmap` is set (a pending external interrupt without in-kernel irqchip). */
   interruptPending(vector: number): boolean {
     return ((this.bytes[BITMAP + (vector >>> 3)] >>> (vector & 7)) & 1) === 1;
+  }
+
+  /** CR0 bit 0 (PE): protected mode. No allocation, exact (CR0 bits 63:32 are reserved). */
+  get protectedMode(): boolean {
+    return (this.bytes[CR0] & 1) !== 0;
   }
 
   /** Current privilege level: CS.selector RPL (equal to CS.DPL and SS.DPL in a consistent state). */

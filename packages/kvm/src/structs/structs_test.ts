@@ -17,6 +17,10 @@ import {
   KvmSregs,
   KvmUserspaceMemoryRegion,
   KvmXcrs,
+  KVM_SYNC_X86_EVENTS,
+  KVM_SYNC_X86_REGS,
+  KVM_SYNC_X86_SREGS,
+  KVM_SYNC_X86_VALID_FIELDS,
   Reg,
   Seg,
   SegField,
@@ -123,6 +127,53 @@ Deno.test("kvm_run: exit union offsets (io @32, mmio @32, msr @32, hyperv @32)",
   assert.equal(v.getUint32(48, true), 5);
   k.immediateExit = 1;
   assert.equal(v.getUint8(1), 1);
+});
+
+Deno.test("kvm_run sync regs: valid @288, dirty @296, s.regs.regs @304, s.regs.sregs @448, s.regs.events @760 (zero copy)", () => {
+  // Offsets from include/uapi/linux/kvm.h (kvm_valid_regs, kvm_dirty_regs, union s) and
+  // arch/x86/include/uapi/asm/kvm.h (struct kvm_sync_regs { kvm_regs; kvm_sregs; kvm_vcpu_events; }).
+  assert.equal(KVM_SYNC_X86_REGS, 1);
+  assert.equal(KVM_SYNC_X86_SREGS, 2);
+  assert.equal(KVM_SYNC_X86_EVENTS, 4);
+  assert.equal(KVM_SYNC_X86_VALID_FIELDS, 7);
+  const k = new KvmRun(new Uint8Array(8192));
+  const v = k.view;
+  k.kvmValidRegs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+  assert.equal(v.getUint32(288, true), 3);
+  assert.equal(v.getUint32(292, true), 0);
+  k.kvmDirtyRegs = KVM_SYNC_X86_REGS;
+  assert.equal(v.getUint32(296, true), 1);
+  v.setUint32(296, 0, true);
+  assert.equal(k.kvmDirtyRegs, 0);
+  // regs: rax @304, rcx @320, rip @304 + 128; words is a GprFile over the mapping.
+  k.syncRegs.setHalves(Reg.rax, 0x11223344, 0x55667788);
+  assert.equal(v.getUint32(304, true), 0x11223344);
+  assert.equal(v.getUint32(308, true), 0x55667788);
+  v.setUint32(304 + Reg.rip * 8, 0x10_000c, true);
+  assert.equal(k.syncRegs.rip, 0x10_000c);
+  assert.equal(k.syncRegs.words.length, 36);
+  assert.equal(k.syncRegs.words.buffer, k.bytes.buffer, "zero copy");
+  k.syncRegs.words[2 * Reg.rcx] = 0xffff;
+  assert.equal(v.getUint32(304 + 16, true), 0xffff);
+  // sregs: cs @448 (selector @460, dpl @464, l @467), cr0 @448 + 224, efer @448 + 264.
+  v.setUint16(448 + 12, 0x0b, true);
+  v.setUint8(448 + SegField.dpl, 3);
+  v.setUint8(448 + SegField.l, 1);
+  v.setUint32(448 + 224, 0x8000_0011, true);
+  v.setUint32(448 + 264, 0x500, true);
+  const s = k.syncSregs;
+  assert.equal(s.selector(Seg.cs), 0x0b);
+  assert.equal(s.cpl, 3);
+  assert.equal(s.field(Seg.cs, SegField.dpl), 3);
+  assert.equal(s.cr0, 0x8000_0011);
+  assert.equal(s.protectedMode, true);
+  assert.equal(s.efer, 0x500);
+  assert.equal(s.longMode, true);
+  // events @760, 64 bytes, then the end of the 2048-byte union at 2352.
+  assert.equal(k.syncEvents.byteOffset, 760);
+  assert.equal(k.syncEvents.byteLength, 64);
+  assert.equal(k.syncSregs.bytes.byteOffset, 448);
+  assert.equal(k.syncRegs.bytes.byteOffset, 304);
 });
 
 Deno.test("kvm_cpuid2: entries of 40 bytes; SIGNIFCANT_INDEX for indexed functions", () => {
