@@ -24,3 +24,6 @@ if ((${#missing[@]})); then
 fi
 
 npm install --no-audit --no-fund
+
+# The guests (the built-in probe for `hv run`, test kernels), with the machine's gcc: never downloaded.
+make -s -C tools/guests
