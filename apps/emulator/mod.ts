@@ -7,3 +7,4 @@ export * from "./src/policy.ts";
 export * from "./src/probe_report.ts";
 export * from "./src/probe_guest.ts";
 export * from "./src/run.ts";
+export * from "./src/crash_report.ts";

@@ -12,6 +12,7 @@ import { findProfile } from "@hv/profiles";
 import { planEmulator } from "./policy.ts";
 import { feedProbeLine, newProbeReport, probePassed, renderProbeTable } from "./probe_report.ts";
 import { probeImage } from "./probe_guest.ts";
+import { crashDocument, encodeCrashDocument } from "./crash_report.ts";
 
 /** What `hv run` was asked (already parsed): the composition request and the machine's settings. */
 export interface RunOptions {
@@ -149,6 +150,16 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
   file?.close();
   if (probe) io.out(renderProbeTable(report));
   const o2 = result.outcome;
+  if (o2.kind === "crash") {
+    const doc = crashDocument(o2.report, o.profile);
+    const path = `hv-crash-${doc.time.replace(/[:.]/g, "-")}.json`;
+    try {
+      await Deno.writeTextFile(path, encodeCrashDocument(doc), { createNew: true });
+      io.err(`hv: crash report written to ${path}`);
+    } catch (e) {
+      io.err(`hv: cannot write the crash report ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   if (o2.kind !== "exit" || !probe) for (const l of describe(o2)) io.err(l);
   if (probe && o2.kind === "exit") return probePassed(report) ? 0 : 1;
   return o2.code ?? EXIT_GUEST_FAULT;
