@@ -7,6 +7,7 @@
  * #GP-ing its MSRs is worse for a guest than not advertising it.
  * @module
  */
+import { emulatorServes } from "@hv/host";
 import type { AnyPlugin } from "@hv/x86";
 
 /** Why a requested plugin is not in the emulator's set. */
@@ -22,9 +23,7 @@ export interface EmulatorPlan {
   readonly refused: readonly LeftOut[];
 }
 
-/** Whether the emulator has everything it needs to serve `p` (its own behaviour, not its dependencies). */
-export const emulatorServes = (p: AnyPlugin): boolean =>
-  p.emulator.supported && (p.create !== undefined || (p.msrs.length === 0 && p.hypercalls.length === 0));
+export { emulatorServes };
 
 /**
  * Splits `names` (a resolved, dependency-closed set) into served, left out and refused. A plugin that

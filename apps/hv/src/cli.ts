@@ -12,6 +12,7 @@ import { composeText } from "./compose_request.ts";
 import { explainText, listText } from "./info.ts";
 import { EXIT_USAGE, UsageError } from "./usage.ts";
 import { ExitCode, runCommand } from "./run_command.ts";
+import { doctorText } from "./doctor.ts";
 
 /** The CLI version (`hv --version`). */
 export const VERSION = "0.1.0";
@@ -142,18 +143,29 @@ const run_ = Command.make(
   ]),
 );
 
+const doctor = Command.make(
+  "doctor",
+  { json: Flag.Boolean("json").pipe(Flag.withDescription("Print the report as a stable JSON document (for hv compose --host)"), Flag.withDefault(false)) },
+  ({ json }) => doctorText(json).pipe(Effect.flatMap(print)),
+).pipe(
+  Command.withDescription(
+    "Report this host: KVM capabilities that matter, KVM_GET_SUPPORTED_HV_CPUID, invariant TSC, and per enlightenment whether the emulator and the passthrough backend can serve it here (and why not)",
+  ),
+);
+
 /** The root command. */
 export const hv = Command.make("hv").pipe(
   Command.withDescription("Composable Hyper-V enlightenments: compose, inspect and explain them"),
-  Command.withSubcommands([compose, list, explain, run_]),
+  Command.withSubcommands([compose, list, explain, run_, doctor]),
 );
 
-const COMMANDS = ["compose", "list", "explain", "run"];
+const COMMANDS = ["compose", "list", "explain", "run", "doctor"];
 const GLOBAL_FLAGS = ["--help", "--version"];
 const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   compose: ["--profile", "--with", "--without", "--set", "--format", "--explain", "--auto-deps"],
   list: [],
   explain: [],
+  doctor: ["--json"],
   run: ["--profile", "--with", "--without", "--set", "--auto-deps", "--kernel", "--initrd", "--append", "--smp", "--memory", "--timeout", "--serial"],
 };
 

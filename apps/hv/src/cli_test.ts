@@ -160,7 +160,7 @@ Deno.test("bad input: exit 2, one stderr line naming the problem and the valid c
     [["compose", "--explain=maybe"], [/Invalid value for flag --explain: "maybe"/, /"true" \| "yes"/]],
     [["compose", "--auto-deps=nah"], [/Invalid value for flag --auto-deps/]],
     [["compose", "--profile"], [/Missing value for flag --profile/]],
-    [["frob"], [/^hv: unknown command 'frob'; valid: compose, list, explain, run\n$/]],
+    [["frob"], [/^hv: unknown command 'frob'; valid: compose, list, explain, run, doctor\n$/]],
     [[], [/^hv: missing command; valid: compose, list, explain/]],
     [["list", "extra"], [/Unexpected positional argument: "extra"/]],
     [["list", "--bogus"], [/unknown flag '--bogus' for 'hv list'; valid: --help, --version/]],
