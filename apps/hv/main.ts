@@ -5,12 +5,12 @@
 import { Effect } from "effect";
 import { run } from "./src/cli.ts";
 
+// Deno.exit, not exitCode: a finished `hv run` must not wait for anything a guest left behind
+// (console output is written synchronously, so nothing is lost).
 Effect.runPromise(run(Deno.args)).then(
-  (code) => {
-    Deno.exitCode = code;
-  },
+  (code) => Deno.exit(code),
   (err) => {
     console.error(`hv: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-    Deno.exitCode = 1;
+    Deno.exit(1);
   },
 );

@@ -252,8 +252,9 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
     });
   } finally {
     for (const w of workers) w.terminate();
-    // A kick sent just as its vCPU left KVM_RUN may still be pending: let it land on the handler first.
-    await new Promise((r) => setTimeout(r, 50));
+    // A kick sent just as its vCPU left KVM_RUN may still be pending: let it land on the handler
+    // first (removing the handler restores SIGUSR2's default action, which ends the process).
+    await new Promise((r) => setTimeout(r, 500));
     kick[Symbol.dispose]();
     vm?.close();
     kvm.close();

@@ -48,10 +48,20 @@ export class StateArena {
     if (!buffer) this.reset();
   }
 
-  /** Typed views of `owner`'s state (see {@link StateLayout.views}). */
+  readonly #views = new Map<string, Record<string, ArrayBufferView>>();
+
+  /**
+   * Typed views of `owner`'s state (see {@link StateLayout.views}), built once per owner and then
+   * returned as the same object: safe to call on the exit path (no allocation after the first call).
+   */
   views(owner: string): Record<string, ArrayBufferView> {
-    const s = this.#slot(owner);
-    return s.layout.views(this.buffer, s.offset) as Record<string, ArrayBufferView>;
+    let v = this.#views.get(owner);
+    if (v === undefined) {
+      const s = this.#slot(owner);
+      v = s.layout.views(this.buffer, s.offset) as Record<string, ArrayBufferView>;
+      this.#views.set(owner, v);
+    }
+    return v;
   }
 
   /** Puts every slot back to its power-on values. */
