@@ -3,3 +3,4 @@
  * @module
  */
 export { frequencies } from "./src/frequencies.ts";
+export { frequenciesHandlers, setHz } from "./src/behaviour.ts";

@@ -2,4 +2,12 @@
  * `@hv/reenlightenment`: the `hv-reenlightenment` enlightenment (TSC frequency change notification).
  * @module
  */
-export { reenlightenment, reenlightenmentPartitionState } from "./src/reenlightenment.ts";
+export { reenlightenment } from "./src/reenlightenment.ts";
+export {
+  REENLIGHTENMENT,
+  reenlightenmentHandlers,
+  reenlightenmentNotify,
+  reenlightenmentPartitionState,
+  type ReenlightenmentViews,
+  tscEmulationRequested,
+} from "./src/behaviour.ts";

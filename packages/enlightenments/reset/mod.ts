@@ -3,3 +3,4 @@
  * @module
  */
 export { reset } from "./src/reset.ts";
+export { RESET, resetHandlers } from "./src/behaviour.ts";

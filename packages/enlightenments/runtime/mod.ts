@@ -3,3 +3,4 @@
  * @module
  */
 export { runtime } from "./src/runtime.ts";
+export { nextVpRuntime, RUNTIME, runtimeHandlers, type RuntimeVpViews, runtimeVpState } from "./src/behaviour.ts";

@@ -3,3 +3,4 @@
  * @module
  */
 export { spinlocks, SpinlockRetries } from "./src/spinlocks.ts";
+export { longSpinWaitOffered, spinlocksHandlers } from "./src/behaviour.ts";

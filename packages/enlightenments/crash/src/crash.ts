@@ -1,42 +1,28 @@
-import { HV_X64_MSR_CRASH_CTL, HvFeatureEdx, hvMsrCrashP } from "@hv/tlfs";
-import { defineState, definePlugin, type MsrClaim } from "@hv/x86";
+import { HV_CRASH_PARAMETER_COUNT, HV_X64_MSR_CRASH_CTL, HvFeatureEdx, hvMsrCrashP } from "@hv/tlfs";
+import { definePlugin, type MsrClaim } from "@hv/x86";
+import { CRASH, crashHandlers, crashPartitionState, type CrashViews } from "./behaviour.ts";
 
 const gate = HvFeatureEdx.GuestCrashRegsAvailable;
 
-/** CRASH_CTL bit 63, CrashNotify: the capability the host advertises, and the guest's "crash now" trigger. */
-const CRASH_NOTIFY = 1n << 63n;
-
 /** The six crash MSRs: CRASH_P0..P4 (0x40000100..0x40000104) and CRASH_CTL (0x40000105). */
 const msrs: MsrClaim[] = [
-  ...Array.from({ length: 5 }, (_, n) => ({ index: hvMsrCrashP(n), name: `HV_X64_MSR_CRASH_P${n}`, access: "rw" as const, gate })),
+  ...Array.from({ length: HV_CRASH_PARAMETER_COUNT }, (_, n) => ({ index: hvMsrCrashP(n), name: `HV_X64_MSR_CRASH_P${n}`, access: "rw" as const, gate })),
   { index: HV_X64_MSR_CRASH_CTL, name: "HV_X64_MSR_CRASH_CTL", access: "rw", gate },
 ];
 
 /**
- * Per-partition crash state: `p[n]` is CRASH_Pn as the guest wrote it (u64, any value; Windows puts
- * the bugcheck code and four parameters there, Linux err/guest id/RIP/RAX/RSP or a message GPA and
- * size), `ctl` is what CRASH_CTL reads back: the host's capabilities, bit 63 CrashNotify (KVM: the
- * value QEMU set, read back unchanged by the guest).
- */
-export const crashPartitionState = defineState({
-  version: 1,
-  fields: {
-    p: { type: "u64", count: 5, doc: "HV_X64_MSR_CRASH_P0..P4 as written by the guest" },
-    ctl: { type: "u64", reset: CRASH_NOTIFY, doc: "HV_X64_MSR_CRASH_CTL as read: host capabilities (bit 63 CrashNotify)" },
-  },
-});
-
-/**
  * `hv-crash`: 0x40000003.EDX[10] GuestCrashRegsAvailable. Claims HV_X64_MSR_CRASH_P0..P4
  * (0x40000100..0x40000104, read/write, any value accepted) and HV_X64_MSR_CRASH_CTL (0x40000105,
- * read/write: reads return the advertised capabilities; a guest write with bit 63 set reports a
- * guest crash with P0..P4 to the host, like QEMU's GUEST_PANICKED event; never #GP on value).
+ * read/write: reads return the advertised capabilities, CrashNotify | CrashMessage; a guest write
+ * with bit 63 set reports a guest crash with P0..P4, and with bit 62 also the message at GPA P3 of
+ * P4 bytes, to the host (`PartitionEvents.crash`), like QEMU's GUEST_PANICKED event; never #GP on
+ * value). State: {@link crashPartitionState}, per partition; behaviour: `crashHandlers`.
  * Every access without the gate bit -> #GP. Source: TLFS "Guest crash enlightenment" (crash MSRs);
  * KVM `kvm_hv_msr_set_crash_ctl`/`kvm_hv_msr_set_crash_data`; QEMU `HYPERV_FEAT_CRASH` and
  * libvirt `<panic model='hyperv'/>`.
  */
 export const crash = definePlugin({
-  name: "crash",
+  name: CRASH,
   summary: "Guest crash MSRs: the guest reports its bugcheck code and parameters to the host on panic",
   requires: [],
   cpuid: { set: [HvFeatureEdx.GuestCrashRegsAvailable] },
@@ -58,6 +44,8 @@ export const crash = definePlugin({
       "TLFS §2.4.4 GuestCrashRegsAvailable; guest crash MSRs HV_X64_MSR_CRASH_P0..P4, CRASH_CTL",
       "QEMU hv-crash (HYPERV_FEAT_CRASH); libvirt <panic model='hyperv'/>",
       "KVM arch/x86/kvm/hyperv.c kvm_hv_msr_set_crash_ctl",
+      "Linux drivers/hv/hv_common.c hyperv_report_panic, hv_kmsg_dump (CrashMessage: P3 = GPA, P4 = length)",
     ],
   },
+  create: ({ partition }) => crashHandlers(partition.state(CRASH) as unknown as CrashViews),
 });

@@ -1,5 +1,6 @@
 import { HV_X64_MSR_APIC_FREQUENCY, HV_X64_MSR_TSC_FREQUENCY, HvFeatureEdx, HvPrivilegeEax } from "@hv/tlfs";
 import { definePlugin } from "@hv/x86";
+import { frequenciesHandlers } from "./behaviour.ts";
 
 const gate = HvPrivilegeEax.AccessFrequencyRegs;
 
@@ -11,7 +12,8 @@ const gate = HvPrivilegeEax.AccessFrequencyRegs;
  * - HV_X64_MSR_TSC_FREQUENCY 0x40000022: guest TSC frequency in Hz (KVM: tsc_khz * 1000), the same
  *   value the reference TSC page scale is derived from;
  * - HV_X64_MSR_APIC_FREQUENCY 0x40000023: local APIC timer frequency in Hz (KVM: 1 000 000 000).
- * No state: both come from the partition clock. Source: TLFS synthetic MSRs 0x40000022/23; KVM
+ * No state: both come from the partition clock (`PartitionView.tscHz`/`apicHz`, see
+ * `frequenciesHandlers`). Source: TLFS synthetic MSRs 0x40000022/23; KVM
  * `kvm_hv_get_msr` (HV_X64_MSR_TSC_FREQUENCY/APIC_FREQUENCY); QEMU `HYPERV_FEAT_FREQUENCIES`.
  */
 export const frequencies = definePlugin({
@@ -37,4 +39,5 @@ export const frequencies = definePlugin({
     windows: "No per-version source; virt-install and Nova enable it for all Windows, Proxmox does not. QEMU recommends it with hv-reenlightenment and tsc-frequency=.",
     sources: ["TLFS synthetic MSRs HV_X64_MSR_TSC_FREQUENCY/APIC_FREQUENCY; §2.4.4 AccessFrequencyRegs, FrequencyRegsAvailable", "QEMU hv-frequencies (HYPERV_FEAT_FREQUENCIES)", "KVM arch/x86/kvm/hyperv.c kvm_hv_get_msr"],
   },
+  create: () => frequenciesHandlers(),
 });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { cpuidOf } from "@hv/x86";
-import { frequencies } from "../mod.ts";
+import { HV_X64_MSR_APIC_FREQUENCY, HV_X64_MSR_TSC_FREQUENCY } from "@hv/tlfs";
+import { cpuidOf, MsrOutcome, newMsrAccess, type VpView } from "@hv/x86";
+import { rdmsr, TestPartition, wrmsr } from "@hv/testkit";
+import { frequencies, frequenciesHandlers, setHz } from "../mod.ts";
 
 Deno.test("frequencies sets 0x40000003.EAX[11] and EDX[8]", () => {
   assert.deepEqual(cpuidOf(frequencies, {}).set?.map((b) => [b.leaf, b.register, b.bit]), [
@@ -15,4 +17,53 @@ Deno.test("frequencies claims TSC_FREQUENCY and APIC_FREQUENCY read-only", () =>
     [0x40000023, "HV_X64_MSR_APIC_FREQUENCY", "ro", "AccessFrequencyRegs"],
   ]);
   assert.deepEqual(frequencies.requires, []);
+});
+
+Deno.test("TLFS rows TSC_FREQUENCY / APIC_FREQUENCY: read the partition's Hz as u64; WRMSR -> #GP", () => {
+  const p = TestPartition.create({ requested: ["frequencies"], tscHz: 2_893_420_000 });
+  const vp = p.vps[0];
+  assert.equal(rdmsr(vp, HV_X64_MSR_TSC_FREQUENCY), 2_893_420_000n, "above 2^31: unsigned");
+  assert.equal(rdmsr(vp, HV_X64_MSR_APIC_FREQUENCY), 1_000_000_000n, "KVM's 1 ns LAPIC");
+  for (const msr of [HV_X64_MSR_TSC_FREQUENCY, HV_X64_MSR_APIC_FREQUENCY]) {
+    for (const v of [0n, 1n, 2_893_420_000n, 0xffffffffffffffffn]) assert.equal(wrmsr(vp, msr, v), "gp", `write ${v}`);
+  }
+  assert.equal(rdmsr(vp, HV_X64_MSR_TSC_FREQUENCY), 2_893_420_000n, "unchanged by refused writes");
+});
+
+Deno.test("frequencies are the same on every VP and the default testkit clock reads 1 GHz", () => {
+  const p = TestPartition.create({ requested: ["frequencies"], vpIndices: [0, 65] });
+  for (const vp of p.vps) {
+    assert.equal(rdmsr(vp, HV_X64_MSR_TSC_FREQUENCY), 1_000_000_000n);
+    assert.equal(rdmsr(vp, HV_X64_MSR_APIC_FREQUENCY), 1_000_000_000n);
+  }
+});
+
+Deno.test("without hv-frequencies composed both MSRs #GP on read and write", () => {
+  const p = TestPartition.create({ requested: ["runtime"] });
+  for (const msr of [HV_X64_MSR_TSC_FREQUENCY, HV_X64_MSR_APIC_FREQUENCY]) {
+    assert.equal(rdmsr(p.vps[0], msr), "gp");
+    assert.equal(wrmsr(p.vps[0], msr, 0n), "gp");
+  }
+});
+
+Deno.test("setHz: u64 halves, floors fractions, and answers 0 (never throws) for a broken backend value", () => {
+  const msr = newMsrAccess();
+  const rd = (hz: number) => (setHz(msr, hz), (BigInt(msr.hi) << 32n) | BigInt(msr.lo));
+  assert.equal(rd(2 ** 40 + 3), (1n << 40n) + 3n);
+  assert.equal(rd(2_500_000_000.9), 2_500_000_000n);
+  for (const bad of [-1, Number.NaN, Infinity, 2 ** 60]) assert.equal(rd(bad), 0n, String(bad));
+});
+
+Deno.test("handlers: other MSRs are NotMine; the partition is read at each access", () => {
+  const h = frequenciesHandlers();
+  const p = TestPartition.create({ requested: ["frequencies"] });
+  const msr = newMsrAccess();
+  msr.index = HV_X64_MSR_APIC_FREQUENCY + 1;
+  assert.equal(h.rdmsr!(p.vps[0], msr), MsrOutcome.NotMine);
+  assert.equal(h.wrmsr!(p.vps[0], msr), MsrOutcome.NotMine);
+  msr.index = HV_X64_MSR_TSC_FREQUENCY;
+  const vp = { ...p.vps[0], partition: { ...p, tscHz: 3e9 } } as unknown as VpView;
+  assert.equal(h.rdmsr!(vp, msr), MsrOutcome.Ok);
+  assert.deepEqual([msr.lo, msr.hi], [3e9 % 2 ** 32, 0]);
+  assert.equal(h.wrmsr!(vp, msr), MsrOutcome.Gp);
 });

@@ -4,24 +4,10 @@ import {
   HV_X64_MSR_TSC_EMULATION_STATUS,
   HvPrivilegeEax,
 } from "@hv/tlfs";
-import { defineState, definePlugin } from "@hv/x86";
+import { definePlugin } from "@hv/x86";
+import { REENLIGHTENMENT, reenlightenmentHandlers, reenlightenmentPartitionState, type ReenlightenmentViews } from "./behaviour.ts";
 
 const gate = HvPrivilegeEax.AccessReenlightenmentControls;
-
-/**
- * Per-partition reenlightenment state, each u64 as written, 0 at power-on:
- * - `control`: REENLIGHTENMENT_CONTROL, [7:0] vector, bit 16 enable, [63:32] target VP;
- * - `emulation_control`: TSC_EMULATION_CONTROL, bit 0 enable (while set, the TSC page is frozen);
- * - `emulation_status`: TSC_EMULATION_STATUS, bit 0 emulation in progress (only the host sets it).
- */
-export const reenlightenmentPartitionState = defineState({
-  version: 1,
-  fields: {
-    control: { type: "u64", doc: "HV_X64_MSR_REENLIGHTENMENT_CONTROL: [7:0] vector, bit 16 enable, [63:32] target VP" },
-    emulation_control: { type: "u64", doc: "HV_X64_MSR_TSC_EMULATION_CONTROL: bit 0 enable" },
-    emulation_status: { type: "u64", doc: "HV_X64_MSR_TSC_EMULATION_STATUS: bit 0 in progress" },
-  },
-});
 
 /**
  * `hv-reenlightenment`: 0x40000003.EAX[13] AccessReenlightenmentControls.
@@ -30,12 +16,14 @@ export const reenlightenmentPartitionState = defineState({
  * - HV_X64_MSR_REENLIGHTENMENT_CONTROL 0x40000106: stored as written;
  * - HV_X64_MSR_TSC_EMULATION_CONTROL 0x40000107: stored; while non-zero the reference TSC page is frozen;
  * - HV_X64_MSR_TSC_EMULATION_STATUS 0x40000108: the guest may write only 0 (anything else -> #GP).
+ * State: {@link reenlightenmentPartitionState}, per partition; behaviour: `reenlightenmentHandlers`.
  * After a TSC frequency change (migration) the hypervisor emulates the old TSC, sets status and
- * raises `vector` on the target VP so the guest (a nested hypervisor) can update its own guests.
+ * raises `vector` on the target VP so the guest (a nested hypervisor) can update its own guests:
+ * that path is the `reenlightenmentNotify` hook, not yet called by a backend.
  * Source: TLFS reenlightenment MSRs; KVM `kvm_hv_set_msr_pw`; QEMU `HYPERV_FEAT_REENLIGHTENMENT`.
  */
 export const reenlightenment = definePlugin({
-  name: "reenlightenment",
+  name: REENLIGHTENMENT,
   summary: "Reenlightenment: the guest is told when the TSC frequency changes (migration) and may fix up its clocks",
   requires: [],
   cpuid: { set: [HvPrivilegeEax.AccessReenlightenmentControls] },
@@ -59,4 +47,5 @@ export const reenlightenment = definePlugin({
     windows: "Only matters for Windows running a nested hypervisor; neither virt-install nor Nova enables it (QEMU: needs TSC scaling; recommend with hv-frequencies and tsc-frequency=).",
     sources: ["TLFS reenlightenment MSRs 0x40000106..0x40000108; §2.4.4 AccessReenlightenmentControls", "QEMU hv-reenlightenment (HYPERV_FEAT_REENLIGHTENMENT)", "KVM arch/x86/kvm/hyperv.c HV_X64_MSR_REENLIGHTENMENT_CONTROL"],
   },
+  create: ({ partition }) => reenlightenmentHandlers(partition.state(REENLIGHTENMENT) as unknown as ReenlightenmentViews),
 });

@@ -1,15 +1,17 @@
 import { HV_X64_MSR_RESET, HvPrivilegeEax } from "@hv/tlfs";
 import { definePlugin } from "@hv/x86";
+import { RESET, resetHandlers } from "./behaviour.ts";
 
 /**
  * `hv-reset`: 0x40000003.EAX[7] AccessResetReg. Claims HV_X64_MSR_RESET (0x40000003, read/write,
- * gate AccessResetReg): reads return 0; writing 1 (bit 0) resets the whole partition; other values
- * are ignored; no #GP on value. Without the gate bit every access -> #GP. No state.
+ * gate AccessResetReg): reads return 0; writing 1 (bit 0) resets the whole partition
+ * (`PartitionEvents.reset("reset")`, see `resetHandlers`); other values are ignored; no #GP on value.
+ * Without the gate bit every access -> #GP. No state.
  * Source: TLFS synthetic MSR HV_X64_MSR_RESET; KVM `kvm_hv_set_msr_pw` (HV_X64_MSR_RESET raises
  * KVM_REQ_HV_RESET); QEMU `HYPERV_FEAT_RESET`.
  */
 export const reset = definePlugin({
-  name: "reset",
+  name: RESET,
   summary: "Reset MSR: the guest resets the VM by writing 1 to HV_X64_MSR_RESET",
   requires: [],
   cpuid: { set: [HvPrivilegeEax.AccessResetReg] },
@@ -28,4 +30,5 @@ export const reset = definePlugin({
     windows: "Proxmox enables it for Vista / 2008 and later from machine 2.6, and Nova always; virt-install leaves it out ('modern Hyper-V versions don't export it'). Linux 6.1 does not use it.",
     sources: ["TLFS synthetic MSR HV_X64_MSR_RESET (0x40000003); §2.4.4 AccessResetReg", "QEMU hv-reset (HYPERV_FEAT_RESET)", "KVM arch/x86/kvm/hyperv.c HV_X64_MSR_RESET"],
   },
+  create: () => resetHandlers(),
 });

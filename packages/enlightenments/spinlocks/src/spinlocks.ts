@@ -1,6 +1,7 @@
 import { Schema } from "effect";
 import { HV_CPUID_ENLIGHTMENT_INFO, HvCallNotifyLongSpinWait, HV_SPINLOCK_RETRIES_NEVER_NOTIFY } from "@hv/tlfs";
 import { definePlugin } from "@hv/x86";
+import { spinlocksHandlers } from "./behaviour.ts";
 
 /**
  * Spinlock retry count as written on a command line: decimal or `0x` hex, 0xFFF (4095) to
@@ -14,7 +15,8 @@ export const SpinlockRetries = Schema.NumberFromString.pipe(
  * `hv-spinlocks=N`: 0x40000004.EBX = N, the number of spin iterations after which the guest should
  * call HvCallNotifyLongSpinWait (0x0008) so the hypervisor can run another vCPU. The hypercall is a
  * simple call (no rep, no variable header; HV_STATUS_INVALID_HYPERCALL_INPUT otherwise), gated on
- * 0x40000004.EBX not being 0 or 0xFFFFFFFF. Source: TLFS §2.4.5 and §3 (HvCallNotifyLongSpinWait);
+ * 0x40000004.EBX not being 0 or 0xFFFFFFFF (HV_STATUS_ACCESS_DENIED otherwise); it yields the calling
+ * VP (`VpView.yieldCpu`) and returns HV_STATUS_SUCCESS (see `spinlocksHandlers`). No state. Source: TLFS §2.4.5 and §3 (HvCallNotifyLongSpinWait);
  * QEMU `hv-spinlocks` (default 0xFFFFFFFF); KVM `kvm_hv_hypercall` (yields).
  */
 export const spinlocks = definePlugin<{ retries: number }>({
@@ -53,4 +55,5 @@ export const spinlocks = definePlugin<{ retries: number }>({
     windows: "All Windows versions since Vista / 2008 (Proxmox, virt-install and Nova all set 0x1fff = 8191).",
     sources: ["TLFS §2.4.5 (0x40000004.EBX)", "TLFS Appendix A HvCallNotifyLongSpinWait 0x0008", "QEMU hv-spinlocks", "libvirt <spinlocks retries>"],
   },
+  create: ({ params }) => spinlocksHandlers(params.retries),
 });
