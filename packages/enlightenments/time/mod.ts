@@ -2,4 +2,7 @@
  * `@hv/time`: the `hv-time` enlightenment (reference counter and reference TSC page).
  * @module
  */
-export { time, timePartitionState } from "./src/time.ts";
+export { time, timePartitionState, timeVpState } from "./src/time.ts";
+export { referenceParams, type ReferenceParams, TIME_OWNER, timeHandlers } from "./src/behaviour.ts";
+export { add64, mulHi64, nextTscSequence, referenceTime, referenceTscScale, splitTsc } from "./src/ref_time.ts";
+export { LastReturned, type LastSlot, loadLast, storeLast } from "./src/monotonic.ts";

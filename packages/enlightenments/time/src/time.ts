@@ -1,17 +1,37 @@
 import { HV_X64_MSR_REFERENCE_TSC, HV_X64_MSR_TIME_REF_COUNT, HvPrivilegeEax } from "@hv/tlfs";
 import { defineState, definePlugin } from "@hv/x86";
+import { timeHandlers } from "./behaviour.ts";
 
 /**
- * Per-partition time state: `reference_tsc` is HV_X64_MSR_REFERENCE_TSC as written (u64: bit 0
- * enable, bits 63:12 GPA page number, bits 11:1 kept as written), `tsc_sequence` the last
- * `tsc_sequence` published in the reference TSC page (0 = page invalid; updates skip 0 and
- * 0xFFFFFFFF, as KVM does). Both 0 at power-on.
+ * Per-partition time state (shared by every VP; all 0 at power-on and after a reset):
+ * - `reference_tsc`: HV_X64_MSR_REFERENCE_TSC as written (u64: bit 0 enable, bits 63:12 GPA page
+ *   number, bits 11:1 kept as written: no reserved-bit check, as KVM);
+ * - `tsc_sequence`: the last `tsc_sequence` published in the reference TSC page (0 = never
+ *   published; updates skip 0 and 0xFFFFFFFF, as KVM does);
+ * - `tsc_scale`, `tsc_offset`: the parameters last published in the page (u64 and s64 as two u32
+ *   words; 0 until the page is first enabled). They are the partition's constants
+ *   `floor((10^7 << 64) / tscHz)` and 0, which TIME_REF_COUNT uses at every read.
  */
 export const timePartitionState = defineState({
-  version: 1,
+  version: 2,
   fields: {
     reference_tsc: { type: "u64", doc: "HV_X64_MSR_REFERENCE_TSC: bit 0 enable, bits 63:12 GPA page number" },
-    tsc_sequence: { type: "u32", doc: "tsc_sequence last written into the reference TSC page (0: invalid)" },
+    tsc_sequence: { type: "u32", doc: "tsc_sequence last written into the reference TSC page (0: never)" },
+    tsc_scale: { type: "u64", doc: "tsc_scale last written into the page: floor((10^7 << 64) / tscHz)" },
+    tsc_offset: { type: "u64", doc: "tsc_offset last written into the page (s64, two's complement; hv: 0)" },
+  },
+});
+
+/**
+ * Per-VP time state: the last TIME_REF_COUNT this VP returned (`ref_last`) and a copy of its high
+ * word written before it (`ref_last_hi_first`), so that other VPs read it consistently without a
+ * lock (see `monotonic.ts`). Written only by the VP itself; 0 at power-on.
+ */
+export const timeVpState = defineState({
+  version: 1,
+  fields: {
+    ref_last: { type: "u64", doc: "last HV_X64_MSR_TIME_REF_COUNT value this VP returned (100 ns)" },
+    ref_last_hi_first: { type: "u32", doc: "copy of ref_last's high word, stored first (Lamport's multi-word read)" },
   },
 });
 
@@ -25,8 +45,10 @@ export const timePartitionState = defineState({
  * - HV_X64_MSR_REFERENCE_TSC 0x40000021, read/write (gate EAX[9]): no reserved-bit check; when bit 0
  *   is set the page at GPA[63:12] holds a valid {tsc_sequence, scale, offset} before the guest runs
  *   again; with bit 0 clear the page is never written.
- * Any access without its gate bit -> #GP. Source: TLFS §12.3 and §12.7; KVM `get_time_ref_counter`,
- * `kvm_hv_setup_tsc_page`; QEMU `HYPERV_FEAT_TIME`.
+ * Any access without its gate bit -> #GP. Reference time is `((guest_tsc * scale) >> 64) + offset`
+ * with `scale = floor((10^7 << 64) / tscHz)` and offset 0 (the guest TSC in 100 ns units); the MSR
+ * never steps back on any VP. Behaviour: `timeHandlers` (behaviour.ts). Source: TLFS §12.3 and
+ * §12.7; KVM `get_time_ref_counter`, `kvm_hv_setup_tsc_page`; QEMU `HYPERV_FEAT_TIME`.
  */
 export const time = definePlugin({
   name: "time",
@@ -38,7 +60,7 @@ export const time = definePlugin({
     { index: HV_X64_MSR_REFERENCE_TSC, name: "HV_X64_MSR_REFERENCE_TSC", access: "rw", gate: HvPrivilegeEax.AccessPartitionReferenceTsc },
   ],
   hypercalls: [],
-  state: { partition: timePartitionState },
+  state: { partition: timePartitionState, vp: timeVpState },
   emulator: { supported: true },
   passthrough: { capabilities: ["KVM_CAP_HYPERV_TIME"] },
   formats: {
@@ -56,4 +78,5 @@ export const time = definePlugin({
       "KVM arch/x86/kvm/hyperv.c get_time_ref_counter, kvm_hv_setup_tsc_page",
     ],
   },
+  create: ({ partition }) => timeHandlers(partition),
 });
