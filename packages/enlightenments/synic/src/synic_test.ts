@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { cpuidOf } from "@hv/x86";
-import { synic, synicVpState } from "../mod.ts";
+import { cpuidOf, MsrOutcome, newMsrAccess, type PartitionView, type VpView } from "@hv/x86";
+import { synic, SYNIC_CONNECTION_CAPACITY, synicPartitionState, synicVpState } from "../mod.ts";
 
 Deno.test("synic sets 0x40000003.EAX[2] and EBX[4,5], requires vpindex", () => {
   assert.deepEqual(cpuidOf(synic, {}).set?.map((b) => [b.leaf, b.register, b.bit, b.name]), [
@@ -43,4 +43,21 @@ Deno.test("synic per-VP state: SINTs masked (0x10000) at power-on", () => {
   assert.equal(s.simp, 0n);
   assert.equal(s.scontrol, 1n);
   assert.ok(!("sversion" in s));
+});
+
+Deno.test("synic per-partition state: an empty connection table; create() serves its MSRs and answers NotMine for others", () => {
+  assert.equal(synic.state?.partition, synicPartitionState);
+  const buf = new SharedArrayBuffer(synicPartitionState.byteLength);
+  synicPartitionState.reset(buf);
+  const t = synicPartitionState.inspect(buf);
+  assert.equal((t.connKind as number[]).length, SYNIC_CONNECTION_CAPACITY);
+  assert.ok((t.connKind as number[]).every((k) => k === 0));
+  assert.equal(typeof synic.create, "function");
+  const h = synic.create!({ params: {}, partition: {} as PartitionView });
+  const msr = newMsrAccess();
+  for (const index of [0x40000000, 0x40000085, 0x4000008f, 0x400000a0, 0x400000b0]) {
+    msr.index = index;
+    assert.equal(h.rdmsr!({} as VpView, msr), MsrOutcome.NotMine, `0x${index.toString(16)}`);
+    assert.equal(h.wrmsr!({} as VpView, msr), MsrOutcome.NotMine);
+  }
 });
