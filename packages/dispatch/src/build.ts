@@ -42,11 +42,15 @@ export function buildDispatch(composition: Composition, partition: PartitionView
     if (e.plugin.create) instances.set(e.name, e.plugin.create({ params: e.params, partition }));
   }
   const none: PluginHandlers = {};
+  const isAdvertised = advertised(composition);
   const msrRoutes: MsrRoute[] = [];
-  for (const [, { owner, claim }] of composition.msrs) msrRoutes.push({ claim, owner, handlers: instances.get(owner) ?? none });
+  // An MSR whose gate bit the composition does not advertise is left out of the table: #GP
+  // (KVM `hv_check_msr_access` with KVM_CAP_HYPERV_ENFORCE_CPUID, the TLFS behaviour).
+  for (const [, { owner, claim }] of composition.msrs) {
+    if (claim.gate === undefined || isAdvertised(claim.gate)) msrRoutes.push({ claim, owner, handlers: instances.get(owner) ?? none });
+  }
   const hcRoutes: HypercallRoute[] = [];
   for (const [, { owner, claim }] of composition.hypercalls) hcRoutes.push({ claim, owner, handlers: instances.get(owner) ?? none });
-  const isAdvertised = advertised(composition);
   const env: HypercallEnvironment = {
     isAdvertised,
     xmmInput: isAdvertised(HvFeatureEdx.XmmRegistersForFastHypercallAvailable),

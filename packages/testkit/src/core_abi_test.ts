@@ -157,3 +157,19 @@ Deno.test("a claimed hypercall whose plugin has no behaviour answers INVALID_HYP
   live(t);
   assert.equal(hypercall(t.vps[0], { code: HvCallFlushVirtualAddressSpace, fast: true }), "ud", "XMM-fast flush without hv-xmm-input");
 });
+
+Deno.test("an MSR whose gate bit the composition does not advertise takes #GP, even though a plugin claims it", () => {
+  const gated = definePlugin({
+    ...probe,
+    name: "gated",
+    hypercalls: [],
+    cpuid: {},
+    msrs: [{ index: 0x400000f0, name: "HV_X64_MSR_GUEST_IDLE", access: "rw", gate: HvPrivilegeEax.AccessGuestIdleReg }],
+    create: () => ({ rdmsr: (_vp, m) => ((m.lo = 1), 0) }),
+  });
+  const p = TestPartition.create({ registry: [...builtins, gated], requested: ["gated"] });
+  assert.equal(rdmsr(p.vps[0], 0x400000f0), "gp");
+  const open = definePlugin({ ...gated, name: "open", cpuid: { set: [HvPrivilegeEax.AccessGuestIdleReg] } });
+  const q = TestPartition.create({ registry: [...builtins, open], requested: ["open"] });
+  assert.equal(rdmsr(q.vps[0], 0x400000f0), 1n);
+});
