@@ -9,7 +9,7 @@ const kvm = probe.kvm as Kvm;
 // deno-lint-ignore no-explicit-any
 type Reply = Record<string, any> & { type: string };
 
-/** A Worker whose replies can be awaited by type, with a timeout. */
+/** A Worker whose replies can be awaited by type, with a generous timeout (a hang guard, not a speed check: under a loaded CI a Worker takes seconds to type-check and start). */
 function vcpuWorker() {
   const worker = new Worker(new URL("./vcpu_worker.ts", import.meta.url).href, { type: "module" });
   const inbox: Reply[] = [];
@@ -22,7 +22,7 @@ function vcpuWorker() {
     inbox.push({ type: "error", message: e.message });
     waiters.splice(0).forEach((w) => w());
   };
-  const next = async (type: string, timeoutMs = 10_000): Promise<Reply> => {
+  const next = async (type: string, timeoutMs = 120_000): Promise<Reply> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const i = inbox.findIndex((m) => m.type === type || m.type === "error");
