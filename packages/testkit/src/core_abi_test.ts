@@ -173,3 +173,28 @@ Deno.test("an MSR whose gate bit the composition does not advertise takes #GP, e
   const q = TestPartition.create({ registry: [...builtins, open], requested: ["open"] });
   assert.equal(rdmsr(q.vps[0], 0x400000f0), 1n);
 });
+
+Deno.test("testkit timers: armed deadlines fire in order on advance, with the clock and TSC at each deadline", () => {
+  const fired: string[] = [];
+  const ticker = definePlugin({
+    ...probe,
+    name: "ticker",
+    hypercalls: [],
+    timers: { perVp: 2 },
+    create: ({ partition }) => ({
+      onTimer(vp, timer) {
+        fired.push(`${vp.index}/${timer}@${partition.timers.now()} tsc=${vp.guestTsc()}`);
+        if (timer === 1 && fired.length < 4) partition.timers.arm("ticker", vp.index, 1, partition.timers.now() + 1000);
+      },
+    }),
+  });
+  const p = TestPartition.create({ registry: [...builtins, ticker], requested: ["ticker"], vpCount: 2, tscHz: 2e9 });
+  p.timers.arm("ticker", 1, 0, 2500);
+  p.timers.arm("ticker", 0, 1, 1500);
+  p.timers.arm("ticker", 0, 0, 9000);
+  p.timers.cancel("ticker", 0, 0);
+  p.advanceTime(4000);
+  assert.deepEqual(fired, ["0/1@1500 tsc=3000", "1/0@2500 tsc=5000", "0/1@2500 tsc=5000", "0/1@3500 tsc=7000"]);
+  assert.equal(p.timers.now(), 4000);
+  assert.equal(p.tsc, 8000);
+});

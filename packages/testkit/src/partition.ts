@@ -20,6 +20,7 @@ import {
   newMsrAccess,
   type PartitionEvents,
   type PartitionView,
+  type TimerService,
   StateArena,
   type VpView,
 } from "@hv/x86";
@@ -85,6 +86,26 @@ export class TestVp implements VpView {
   }
 }
 
+/**
+ * The testkit's host timers: a manual clock (ns) and the armed deadlines, fired in deadline order by
+ * {@link TestPartition.advance} / {@link TestPartition.advanceTime}.
+ */
+export class TestTimers implements TimerService {
+  /** Host time in ns; moves only when the test advances it. */
+  nowNs = 0;
+  /** Armed deadlines by `owner/vp/timer`. */
+  readonly armed = new Map<string, { owner: string; vp: number; timer: number; atNs: number }>();
+  now(): number {
+    return this.nowNs;
+  }
+  arm(owner: string, vp: number, timer: number, atNs: number): void {
+    this.armed.set(`${owner}/${vp}/${timer}`, { owner, vp, timer, atNs });
+  }
+  cancel(owner: string, vp: number, timer: number): void {
+    this.armed.delete(`${owner}/${vp}/${timer}`);
+  }
+}
+
 /** The simulated partition (see module doc). Create with {@link TestPartition.create}. */
 export class TestPartition implements PartitionView {
   /** Guest TSC in cycles, shared by all VPs; advance with {@link advance}. */
@@ -101,6 +122,8 @@ export class TestPartition implements PartitionView {
     reset: (source) => void this.resets.push(source),
     crash: (report) => void this.crashes.push(report),
   };
+  /** Host timers with a manual clock. */
+  readonly timers = new TestTimers();
   /** The APIC timer frequency plugins see (Hz); KVM's in-kernel LAPIC: 1 GHz. */
   readonly apicHz = 1e9;
 
@@ -148,10 +171,36 @@ export class TestPartition implements PartitionView {
     return this.arena.views(owner);
   }
 
-  /** Advances the guest TSC by `cycles` and every VP's run time by the same span (in 100 ns units). */
+  /**
+   * Advances the guest TSC by `cycles`, every VP's run time and the host clock by the same span, and
+   * fires the timers that fall due, in deadline order, each with the clock and TSC at its deadline.
+   */
   advance(cycles: number): void {
-    this.tsc += cycles;
-    for (const vp of this.vps) vp.runTime100ns += (cycles * 1e7) / this.tscHz;
+    this.advanceTime((cycles * 1e9) / this.tscHz);
+  }
+
+  /** {@link advance} in host nanoseconds. */
+  advanceTime(ns: number): void {
+    const end = this.timers.nowNs + ns;
+    for (;;) {
+      let next: { owner: string; vp: number; timer: number; atNs: number } | undefined;
+      for (const t of this.timers.armed.values()) if (t.atNs <= end && (!next || t.atNs < next.atNs)) next = t;
+      if (!next) break;
+      this.#moveTo(Math.max(next.atNs, this.timers.nowNs));
+      this.timers.armed.delete(`${next.owner}/${next.vp}/${next.timer}`);
+      const vp = this.vp(next.vp);
+      const h = this.dispatch.instances.get(next.owner);
+      if (vp && h?.onTimer) h.onTimer(vp, next.timer);
+    }
+    this.#moveTo(end);
+  }
+
+  #moveTo(ns: number): void {
+    const d = ns - this.timers.nowNs;
+    if (d <= 0) return;
+    this.timers.nowNs = ns;
+    this.tsc += (d * this.tscHz) / 1e9;
+    for (const vp of this.vps) vp.runTime100ns += d / 100;
   }
 
   /** CPUID as the guest would see it for Hyper-V leaves (all zeros for absent leaves). */

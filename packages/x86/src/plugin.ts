@@ -131,6 +131,11 @@ export interface PluginHandlers {
   hypercall?(vp: VpView, call: HypercallInput): number;
   /** After the core put this plugin's state back to power-on values (VM reset); for host resources such as timers. */
   reset?(): void;
+  /**
+   * Timer `timer` of VP `vp` (see `PartitionView.timers`) reached its deadline. Runs on the backend's
+   * timer thread: deliver through shared state and `vp.requestInterrupt`, re-arm periodic timers.
+   */
+  onTimer?(vp: VpView, timer: number): void;
 }
 
 /** What a plugin's `create` receives: its resolved parameters and the partition. */
@@ -149,6 +154,7 @@ export interface PluginContext<P> {
  * - `cpuid`: the contribution, possibly computed from the resolved parameters.
  * - `msrs`/`hypercalls`: what it claims (the dispatch tables are built from these at compose time).
  * - `state`: per-partition and per-VP layouts; the core allocates, resets, saves, restores and inspects them.
+ * - `timers`: how many host timers the plugin owns per VP (`PartitionView.timers`, `onTimer`).
  * - `emulator`: whether hv's userspace emulator can serve it, and why not.
  * - `passthrough`: its needs on the KVM passthrough backend.
  * - `formats`: its spelling in QEMU, libvirt and KubeVirt.
@@ -164,6 +170,7 @@ export interface Plugin<P extends Record<string, unknown> = Record<string, unkno
   readonly msrs: readonly MsrClaim[];
   readonly hypercalls: readonly HypercallClaim[];
   readonly state?: { readonly partition?: StateLayout; readonly vp?: StateLayout };
+  readonly timers?: { readonly perVp: number };
   readonly emulator: { readonly supported: true } | { readonly supported: false; readonly reason: string };
   readonly passthrough: PassthroughNeeds;
   readonly formats: FormatSpec;

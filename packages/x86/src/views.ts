@@ -32,6 +32,23 @@ export interface PartitionEvents {
 }
 
 /**
+ * Host timers for plugins (synthetic timers, APIC timers). Deadlines are absolute host monotonic
+ * nanoseconds; when one passes, the backend calls the owner's `PluginHandlers.onTimer(vp, timer)`
+ * on its timer thread (not on a vCPU thread), with sub-millisecond accuracy, whether or not the
+ * guest exits. A plugin owns `timers.perVp` timers per VP (see `Plugin.timers`).
+ * - `now()`: host monotonic time in ns (the same clock as deadlines).
+ * - `arm(owner, vp, timer, atNs)`: (re)arms timer `timer` (0..perVp-1) of VP `vp` (its VP index) to
+ *   fire at `atNs`; a deadline in the past fires as soon as possible. Replaces an armed deadline.
+ * - `cancel(owner, vp, timer)`: disarms it (no effect when not armed).
+ * Exit-path safe: no allocation.
+ */
+export interface TimerService {
+  now(): number;
+  arm(owner: string, vp: number, timer: number, atNs: number): void;
+  cancel(owner: string, vp: number, timer: number): void;
+}
+
+/**
  * The partition (the VM) as plugins see it.
  * - `vpCount`: number of VPs; VP indices are 0..vpCount-1 unless a backend assigns others.
  * - `memory`: bounds-checked guest RAM.
@@ -41,6 +58,7 @@ export interface PartitionEvents {
  *   reports; KVM's in-kernel LAPIC ticks at 1 ns, so 1e9 there).
  * - `state(owner)`: typed views of a plugin's per-partition state (see `StateLayout`).
  * - `events`: machine-wide events (reset, crash).
+ * - `timers`: host timers (see {@link TimerService}).
  */
 export interface PartitionView {
   readonly vpCount: number;
@@ -48,6 +66,7 @@ export interface PartitionView {
   readonly tscHz: number;
   readonly apicHz: number;
   readonly events: PartitionEvents;
+  readonly timers: TimerService;
   vp(index: number): VpView | undefined;
   state(owner: string): Record<string, ArrayBufferView>;
 }
@@ -59,8 +78,8 @@ export interface PartitionView {
  * - `partition`: the partition it belongs to.
  * - `state(owner)`: typed views of a plugin's per-VP state.
  * - `guestTsc()`: this VP's current guest TSC (cycles), as RDTSC in the guest would read it now.
- *   Only meaningful for the VP whose exit is being handled (NaN for another VP on backends that
- *   cannot read a running vCPU).
+ *   Exact for the VP whose exit is being handled; for another VP, or on the timer thread, an
+ *   estimate from the host clock and the TSC rate (all VPs share one TSC timeline).
  * - `runTime()`: time this VP has spent running guest code, in 100 ns units, monotonic
  *   (HV_X64_MSR_VP_RUNTIME).
  * - `requestInterrupt(vector, autoEoi)`: raise a fixed interrupt on this VP (OpenVMM's
