@@ -8,3 +8,4 @@ export * from "./src/machine.ts";
 export * from "./src/guest_cpuid.ts";
 export * from "./src/protocol.ts";
 export * from "./src/hv_partition.ts";
+export * from "./src/timers.ts";

@@ -7,7 +7,7 @@
 import { Effect } from "effect";
 import { type Composition, compose } from "@hv/compose";
 import { buildDispatch, corePartitionState, CORE_OWNER, type Dispatch, hypercallStub } from "@hv/dispatch";
-import { type AnyPlugin, type GuestMemory, type PartitionEvents, type PartitionView, type StateLayout, StateArena, type VpView } from "@hv/x86";
+import { type AnyPlugin, type GuestMemory, type PartitionEvents, type PartitionView, type TimerService, type StateLayout, StateArena, type VpView } from "@hv/x86";
 import type { HypervSpec } from "./protocol.ts";
 
 /** Loads the plugin registry named by `spec.registryModules` (default `@hv/builtins`). */
@@ -58,6 +58,7 @@ export class WorkerPartition implements PartitionView {
     makeVp: (index: number, partition: WorkerPartition) => VpView,
     readonly vpCount: number,
     readonly events: PartitionEvents,
+    readonly timers: TimerService,
   ) {
     this.#arena = arena;
     for (let i = 0; i < vpCount; i++) this.#vps.push(makeVp(i, this));

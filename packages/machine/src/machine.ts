@@ -19,7 +19,7 @@ import {
   type Vm,
 } from "@hv/kvm";
 import { type BootPlan, LoadError, tryLoadKernel } from "@hv/loader";
-import { HV_X64_MSR_RANGE_FIRST, HV_X64_MSR_RANGE_LAST } from "@hv/tlfs";
+import { HV_X64_MSR_RANGE_FIRST, HV_X64_MSR_RANGE_LAST, IA32_TSC } from "@hv/tlfs";
 import {
   type GuestCrashReport,
   GuestMemory,
@@ -32,6 +32,8 @@ import {
 } from "@hv/x86";
 import { guestCpuid } from "./guest_cpuid.ts";
 import { arenaBytes, arenaEntries } from "./hv_partition.ts";
+import { timerBytes, timerLayout } from "./timers.ts";
+import type { TimerInit } from "./timer_worker.ts";
 import { Control, CONTROL_WORDS, type HypervSpec, type VcpuFault, type WorkerInit, type WorkerMessage } from "./protocol.ts";
 
 /** The I/O port of hv's hypercall stub (`OUT 0xE4, EAX; RET`): unused by QEMU's PC devices. */
@@ -168,6 +170,11 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
       return a.buffer;
     });
     const controls = vcpus.map(() => new SharedArrayBuffer(CONTROL_WORDS * 4));
+    const layout = cfg.hyperv ? timerLayout(cfg.hyperv.composition, vcpus.length) : { owners: new Map(), slots: 0 };
+    const timersBuffer = new SharedArrayBuffer(timerBytes(layout));
+    const epochMs = performance.timeOrigin + performance.now();
+    const tscSample = { tsc: vcpus[0].getMsr(IA32_TSC), ns: (performance.timeOrigin + performance.now() - epochMs) * 1e6 };
+    const timerStop = new SharedArrayBuffer(4);
 
     return await new Promise<RunResult>((resolve) => {
       const threads: (bigint | undefined)[] = [];
@@ -180,6 +187,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
         if (outcome) return;
         outcome = o;
         clearTimeout(timer);
+        Atomics.store(new Int32Array(timerStop), 0, 1);
         vcpus.forEach((v, i) => {
           const ctl = new Int32Array(controls[i]);
           Atomics.store(ctl, Control.STOP, 1);
@@ -246,9 +254,37 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           hyperv: cfg.hyperv?.spec,
           tscHz,
           hypercallPort: HV_HYPERCALL_PORT,
+          timers: timersBuffer,
+          epochMs,
+          tscSample,
         };
         w.postMessage(init);
       });
+      if (layout.slots > 0) {
+        // The timer thread: expiries of synthetic timers without waiting for guest exits.
+        const t = new Worker(new URL("./timer_worker.ts", import.meta.url), { type: "module" });
+        workers.push(t);
+        t.onmessage = (e: MessageEvent<{ type: string; message?: string; report?: GuestCrashReport; source?: string }>) => {
+          if (e.data.type === "error") finish({ kind: "error", code: EXIT_VMM_ERROR, message: `timer thread: ${e.data.message}` });
+        };
+        const init: TimerInit = {
+          type: "timer-init",
+          vmFd: vm!.fd,
+          vcpuMmapSize: kvm.vcpuMmapSize,
+          vcpuCount: vcpus.length,
+          ram: { address: ram.address, size: ramBytes },
+          partitionState: partitionState.buffer,
+          vpStates,
+          hyperv: cfg.hyperv?.spec,
+          tscHz,
+          hypercallPort: HV_HYPERCALL_PORT,
+          timers: timersBuffer,
+          epochMs,
+          tscSample,
+          stop: timerStop,
+        };
+        t.postMessage(init);
+      }
     });
   } finally {
     for (const w of workers) w.terminate();

@@ -29,6 +29,12 @@ export interface WorkerInit {
   readonly hyperv?: HypervSpec;
   readonly tscHz: number;
   readonly hypercallPort: number;
+  /** The shared host-timer table (see `timers.ts`). */
+  readonly timers: SharedArrayBuffer;
+  /** The machine's start on the `performance.timeOrigin + performance.now()` clock (ms). */
+  readonly epochMs: number;
+  /** vCPU 0's guest TSC sampled at host time `ns` (since epoch): estimates other VPs' TSC. */
+  readonly tscSample: { readonly tsc: number; readonly ns: number };
 }
 
 /** Why a run ended, as the worker saw it. */

@@ -43,6 +43,7 @@ import { CR0_PE, GuestMemory, MsrOutcome, type PartitionEvents, newCpuMode, newH
 import { arenaEntries, composeSpec, loadRegistry, WorkerPartition, workerDispatch } from "./hv_partition.ts";
 import { Control, EXIT_COUNTERS, type MachineMessage, type WorkerInit, type WorkerMessage } from "./protocol.ts";
 import { registerSnapshot } from "./registers.ts";
+import { SharedTimers, timerLayout } from "./timers.ts";
 
 const post = (m: WorkerMessage) => self.postMessage(m);
 const UD_VECTOR = 6;
@@ -117,7 +118,8 @@ async function setup(msg: WorkerInit): Promise<void> {
       partition,
       state: (owner) => arena!.views(owner),
       // Only the worker's own vCPU can be asked for its TSC (another vCPU's ioctls would block on its mutex).
-      guestTsc: () => (index === msg.vcpu.id ? vcpu.getMsr(tscMsr) : Number.NaN),
+      guestTsc: () =>
+        index === msg.vcpu.id ? vcpu.getMsr(tscMsr) : msg.tscSample.tsc + ((timers.now() - msg.tscSample.ns) * msg.tscHz) / 1e9,
       requestInterrupt: (vector) => {
         vm.signalMsi(0xfee00000 + apicId * 4096, vector & 0xff);
       },
@@ -126,18 +128,20 @@ async function setup(msg: WorkerInit): Promise<void> {
     };
   };
   let vpEntries: ReturnType<typeof arenaEntries> = [];
+  let timers = new SharedTimers({ owners: new Map(), slots: 0 }, msg.timers, msg.vcpuCount, msg.epochMs);
   if (msg.hyperv) {
     const registry = await loadRegistry(msg.hyperv);
     const c = composeSpec(msg.hyperv, registry);
     vpEntries = arenaEntries(c, "vp");
-    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount, events);
+    timers = new SharedTimers(timerLayout(c, msg.vcpuCount), msg.timers, msg.vcpuCount, msg.epochMs);
+    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount, events, timers);
     self_vp = partition.vp(msg.vcpu.id)!;
     dispatch = workerDispatch(c, partition, msg.hypercallPort, (_vp, into) => {
       vcpu.getFpu();
       for (let n = 0; n < 6; n++) for (let w = 0; w < 4; w++) into[n * 4 + w] = vcpu.fpu.xmm(n, w);
     });
   } else {
-    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena([]), makeVp, msg.vcpuCount, events);
+    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena([]), makeVp, msg.vcpuCount, events, timers);
     self_vp = partition.vp(msg.vcpu.id)!;
   }
   // Sync regs serve only the hypercall path: without Hyper-V, KVM need not copy registers at every exit.
@@ -146,10 +150,12 @@ async function setup(msg: WorkerInit): Promise<void> {
   post({ type: "ready", vcpu: msg.vcpu.id, thread: currentThread() });
 }
 
-/** HV_KVM_SYNC_REGS=0 turns sync regs off (to compare with the ioctl path); unreadable env: on. */
+/** HV_KVM_SYNC_REGS=0 turns sync regs off (to compare with the ioctl path); without env permission: on (never prompts). */
 function syncRegsWanted(): boolean {
   try {
-    return Deno.env.get("HV_KVM_SYNC_REGS") !== "0";
+    const variable = "HV_KVM_SYNC_REGS";
+    if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return true;
+    return Deno.env.get(variable) !== "0";
   } catch {
     return true;
   }
