@@ -7,3 +7,4 @@
  */
 export * from "./src/report.ts";
 export * from "./src/verdicts.ts";
+export * from "./src/narrow.ts";

@@ -7,7 +7,7 @@
  * #GP-ing its MSRs is worse for a guest than not advertising it.
  * @module
  */
-import { emulatorServes } from "@hv/host";
+import { emulatorServes, narrowSet } from "@hv/host";
 import type { AnyPlugin } from "@hv/x86";
 
 /** Why a requested plugin is not in the emulator's set. */
@@ -30,29 +30,12 @@ export { emulatorServes };
  * depends, directly or not, on one that is not served is left out too, naming the missing one.
  */
 export function planEmulator(registry: ReadonlyMap<string, AnyPlugin>, names: readonly string[]): EmulatorPlan {
-  const refused: LeftOut[] = [];
-  const leftOut: LeftOut[] = [];
-  const out = new Map<string, string>();
-  for (const n of names) {
-    const p = registry.get(n)!;
-    if (!p.emulator.supported) {
-      refused.push({ name: n, reason: p.emulator.reason });
-      out.set(n, "refused");
-    } else if (!emulatorServes(p)) {
-      out.set(n, "its package has no emulator behaviour yet");
-    }
-  }
-  for (let changed = true; changed;) {
-    changed = false;
-    for (const n of names) {
-      if (out.has(n)) continue;
-      const dep = registry.get(n)!.requires.find((d) => out.has(d));
-      if (dep) {
-        out.set(n, `it requires ${dep}, which the emulator does not serve`);
-        changed = true;
-      }
-    }
-  }
-  for (const [n, reason] of out) if (reason !== "refused") leftOut.push({ name: n, reason });
-  return { served: names.filter((n) => !out.has(n)), leftOut, refused };
+  const refused = names.map((n) => registry.get(n)!).flatMap((p) => (p.emulator.supported ? [] : [{ name: p.name, reason: p.emulator.reason }]));
+  const { kept, dropped } = narrowSet(
+    registry,
+    names,
+    (p) => (!p.emulator.supported ? "refused" : emulatorServes(p) ? undefined : "its package has no emulator behaviour yet"),
+    "the emulator does not serve",
+  );
+  return { served: kept, leftOut: dropped.filter((d) => d.reason !== "refused"), refused };
 }

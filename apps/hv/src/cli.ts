@@ -55,9 +55,13 @@ const compose = Command.make(
       Flag.withDescription("Add missing dependencies instead of failing"),
       Flag.withDefault(false),
     ),
+    host: repeatable("host", "An 'hv doctor --json' report: keep only what that host can serve on --backend; may repeat (the intersection, for a fleet)"),
+    backend: Flag.String("backend").pipe(Flag.withDescription("With --host: passthrough (default) or emulator"), Flag.withDefault("passthrough")),
   },
   (f) =>
     composeText({
+      host: f.host,
+      backend: f.backend,
       profile: Option.getOrUndefined(f.profile),
       with: f.with,
       without: f.without,
@@ -162,7 +166,7 @@ export const hv = Command.make("hv").pipe(
 const COMMANDS = ["compose", "list", "explain", "run", "doctor"];
 const GLOBAL_FLAGS = ["--help", "--version"];
 const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  compose: ["--profile", "--with", "--without", "--set", "--format", "--explain", "--auto-deps"],
+  compose: ["--profile", "--with", "--without", "--set", "--format", "--explain", "--auto-deps", "--host", "--backend"],
   list: [],
   explain: [],
   doctor: ["--json"],

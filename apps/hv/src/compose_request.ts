@@ -10,6 +10,7 @@ import { compose, type ComposeRequest, type Composition } from "@hv/compose";
 import { commentLines, type Format, FORMATS, renderers } from "@hv/formats";
 import { findProfile, profileNames, profileRequest } from "@hv/profiles";
 import { UsageError } from "./usage.ts";
+import { type Backend, BACKENDS, narrowToHosts, readHostReports } from "./host_narrow.ts";
 
 /** The raw flag values of `hv compose`. */
 export interface ComposeFlags {
@@ -20,6 +21,10 @@ export interface ComposeFlags {
   readonly format: string;
   readonly explain: boolean;
   readonly autoDeps: boolean;
+  /** `hv doctor --json` reports to narrow to (`--host`, repeatable). */
+  readonly host?: readonly string[];
+  /** The backend the hosts must serve on (`--backend`, default passthrough). */
+  readonly backend?: string;
 }
 
 /** `--with a,b --with c` -> `[a, b, c]` (trimmed, empty items dropped). */
@@ -106,6 +111,19 @@ export const composeText = (flags: ComposeFlags): Effect.Effect<string, UsageErr
   Effect.gen(function* () {
     const format = yield* parseFormat(flags.format);
     const request = yield* composeRequest(flags);
-    const c = yield* compose(request).pipe(Effect.mapError((e) => new UsageError({ message: e.message })));
-    return renderComposition(c, format, flags.explain);
+    let c = yield* compose(request).pipe(Effect.mapError((e) => new UsageError({ message: e.message })));
+    let notes = "";
+    if (flags.host && flags.host.length > 0) {
+      const backend = flags.backend ?? "passthrough";
+      if (!(BACKENDS as readonly string[]).includes(backend)) {
+        return yield* Effect.fail(new UsageError({ message: `unknown backend '${backend}'; valid: ${BACKENDS.join(", ")}` }));
+      }
+      const hosts = yield* readHostReports(flags.host);
+      const n = yield* narrowToHosts(request, c, hosts, backend as Backend);
+      c = n.composition;
+      notes = n.dropped.map((d) => `dropped ${d.name}: ${d.reason}`).join("\n");
+    }
+    const text = renderComposition(c, format, flags.explain);
+    if (!notes) return text;
+    return format === "table" ? `${text.replace(/\n$/, "")}\n\n${notes}\n` : `${commentLines(format, notes.split("\n")) ?? ""}\n${text}`;
   });
