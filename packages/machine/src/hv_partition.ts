@@ -59,6 +59,10 @@ export class WorkerPartition implements PartitionView {
     readonly vpCount: number,
     readonly events: PartitionEvents,
     readonly timers: TimerService,
+    /** The backend's remote TLB flush (see `PartitionView.flushTlb`); the default refuses loudly rather than pretend. */
+    readonly flushTlb: (vps: Uint32Array, count: number) => void = () => {
+      throw new Error("remote TLB flush is not implemented on this thread");
+    },
   ) {
     this.#arena = arena;
     for (let i = 0; i < vpCount; i++) this.#vps.push(makeVp(i, this));

@@ -122,6 +122,11 @@ export class TestPartition implements PartitionView {
     reset: (source) => void this.resets.push(source),
     crash: (report) => void this.crashes.push(report),
   };
+  /** Every flushTlb call: the VP indices it named, in order. */
+  readonly flushes: number[][] = [];
+  flushTlb(vps: Uint32Array, count: number): void {
+    this.flushes.push([...vps.subarray(0, count)]);
+  }
   /** Host timers with a manual clock. */
   readonly timers = new TestTimers();
   /** The APIC timer frequency plugins see (Hz); KVM's in-kernel LAPIC: 1 GHz. */

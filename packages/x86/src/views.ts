@@ -59,6 +59,11 @@ export interface TimerService {
  * - `state(owner)`: typed views of a plugin's per-partition state (see `StateLayout`).
  * - `events`: machine-wide events (reset, crash).
  * - `timers`: host timers (see {@link TimerService}).
+ * - `flushTlb(vps, count)`: makes the VPs whose indices are `vps[0..count)` drop every cached
+ *   guest translation before they next run guest code, and returns only when that is guaranteed for
+ *   all of them (remote VPs are kicked out of the guest; the calling VP flushes before it resumes).
+ *   Indices of VPs that do not exist are ignored. Used by HvCallFlushVirtualAddressSpace/List(Ex):
+ *   the TLFS requires the flush to be complete when the hypercall returns.
  */
 export interface PartitionView {
   readonly vpCount: number;
@@ -67,6 +72,7 @@ export interface PartitionView {
   readonly apicHz: number;
   readonly events: PartitionEvents;
   readonly timers: TimerService;
+  flushTlb(vps: Uint32Array, count: number): void;
   vp(index: number): VpView | undefined;
   state(owner: string): Record<string, ArrayBufferView>;
 }
