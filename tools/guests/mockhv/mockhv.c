@@ -4,11 +4,14 @@
  * hypercalls through an `OUT imm8, EAX; RET` stub). It exists to exercise probe.elf end to end on
  * hosts whose KVM has no Hyper-V support, and as a reference for the vCPU setup.
  *
- *   mockhv [-s ncpus] [-m MiB] [-e enl,enl,...] [-b breakage] kernel.elf ["cmdline"]
+ *   mockhv [-s ncpus] [-m MiB] [-e enl,enl,...] [-b breakage] [-S] kernel.elf ["cmdline"]
  *
  * -e picks the enlightenments (QEMU names without hv-; default: all that mockhv implements).
  * -b injects one deliberate bug so the probe's negative paths can be seen failing
  *    (e.g. -b vpindex-writable, -b tsc-page-late, -b unknown-code-ok).
+ * -S reads the hypercall's registers and mode from kvm_run's sync-regs area (KVM_CAP_SYNC_REGS,
+ *    kvm_valid_regs = REGS|SREGS) and returns RAX through kvm_dirty_regs instead of
+ *    KVM_GET_REGS/KVM_GET_SREGS/KVM_SET_REGS (the C reference for tools/bench/exits.ts).
  * Exit status: like QEMU's isa-debug-exit ((code << 1) | 1); 120+ on VMM errors.
  * Not a hypervisor: flushes are no-ops, EOI/ICR/TPR MSRs are only stored, VP_RUNTIME is wall time.
  */
@@ -42,6 +45,7 @@ static uint64_t ram_size = 128ull << 20;
 static int ncpus = 1;
 static uint64_t tsc_hz;
 static char breakage[64];
+static bool sync_regs;   /* -S */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void die(const char *fmt, ...)
@@ -476,7 +480,9 @@ static void *vcpu_loop(void *arg)
 {
 	struct vp *v = arg;
 	struct kvm_run *run = v->run;
+	const uint64_t sync = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 	for (;;) {
+		if (sync_regs && run->kvm_valid_regs != sync) run->kvm_valid_regs = sync;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) continue;
 			die("KVM_RUN vcpu %d", v->index);
@@ -497,12 +503,16 @@ static void *vcpu_loop(void *arg)
 					fflush(stdout);
 					exit((int)((code << 1) | 1) & 0xff);
 				} else if (port == HCALL_PORT && run->io.size == 4) {
-					struct kvm_regs r;
-					struct kvm_sregs s;
-					if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) die("regs");
-					bool ud = (s.cs.selector & 3) != 0 || !(s.cr0 & 1);
+					struct kvm_regs buf_r, *r = &buf_r;
+					struct kvm_sregs buf_s, *s = &buf_s;
+					bool synced = sync_regs && (run->kvm_valid_regs & sync) == sync;
+					if (synced) {
+						r = &run->s.regs.regs;
+						s = &run->s.regs.sregs;
+					} else if (ioctl(v->fd, KVM_GET_REGS, r) < 0 || ioctl(v->fd, KVM_GET_SREGS, s) < 0) die("regs");
+					bool ud = (s->cs.selector & 3) != 0 || !(s->cr0 & 1);
 					pthread_mutex_lock(&lock);
-					uint64_t res = ud ? 0 : hypercall(v, &r, &ud);
+					uint64_t res = ud ? 0 : hypercall(v, r, &ud);
 					pthread_mutex_unlock(&lock);
 					if (ud) {
 						struct kvm_vcpu_events ev;
@@ -512,8 +522,9 @@ static void *vcpu_loop(void *arg)
 						ev.exception.has_error_code = 0;
 						if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0) die("SET_VCPU_EVENTS");
 					} else {
-						r.rax = res;
-						if (ioctl(v->fd, KVM_SET_REGS, &r) < 0) die("KVM_SET_REGS");
+						r->rax = res;
+						if (synced) run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+						else if (ioctl(v->fd, KVM_SET_REGS, r) < 0) die("KVM_SET_REGS");
 					}
 				}
 			} else {
@@ -579,20 +590,21 @@ int main(int argc, char **argv)
 			       "frequencies,reenlightenment,reset,tlbflush,tlbflush-ext,ipi,xmm-input";
 	unsigned timeout = 60;
 	int opt;
-	while ((opt = getopt(argc, argv, "s:m:e:b:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:m:e:b:t:S")) != -1) {
 		switch (opt) {
 		case 's': ncpus = atoi(optarg); break;
 		case 'm': ram_size = strtoull(optarg, NULL, 0) << 20; break;
 		case 'e': enl_list = optarg; break;
 		case 'b': snprintf(breakage, sizeof breakage, "%s", optarg); break;
 		case 't': timeout = (unsigned)atoi(optarg); break;
+		case 'S': sync_regs = true; break;
 		default:
-			fprintf(stderr, "usage: mockhv [-s ncpus] [-m MiB] [-e enl,...|none] [-b bug] [-t secs] kernel.elf [cmdline]\n");
+			fprintf(stderr, "usage: mockhv [-s ncpus] [-m MiB] [-e enl,...|none] [-b bug] [-t secs] [-S] kernel.elf [cmdline]\n");
 			return 120;
 		}
 	}
 	if (optind >= argc || ncpus < 1 || ncpus > MAX_VCPUS) {
-		fprintf(stderr, "usage: mockhv [-s ncpus] [-m MiB] [-e enl,...|none] [-b bug] [-t secs] kernel.elf [cmdline]\n");
+		fprintf(stderr, "usage: mockhv [-s ncpus] [-m MiB] [-e enl,...|none] [-b bug] [-t secs] [-S] kernel.elf [cmdline]\n");
 		return 120;
 	}
 	parse_enl(enl_list);
@@ -629,6 +641,13 @@ int main(int argc, char **argv)
 	setup_mbi(kernel, cmdline);
 
 	int run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (sync_regs) {
+		int caps = ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+		if (caps < 0 || (caps & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)) != (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)) {
+			fprintf(stderr, "mockhv: -S: KVM_CAP_SYNC_REGS = %d lacks REGS|SREGS\n", caps);
+			return 120;
+		}
+	}
 	for (int i = 0; i < ncpus; i++) {
 		struct vp *v = &vps[i];
 		v->index = i;
