@@ -7,7 +7,8 @@
 import { Effect } from "effect";
 import { type Composition, compose } from "@hv/compose";
 import { buildDispatch, corePartitionState, CORE_OWNER, type Dispatch, hypercallStub } from "@hv/dispatch";
-import { type AnyPlugin, type GuestMemory, type PartitionEvents, type PartitionView, type TimerService, type StateLayout, StateArena, type VpView } from "@hv/x86";
+import type { CpuidBit } from "@hv/tlfs";
+import { type AnyPlugin, CpuidTable, type GuestMemory, type PartitionEvents, type PartitionView, type TimerService, type StateLayout, StateArena, type VpView } from "@hv/x86";
 import type { HypervSpec } from "./protocol.ts";
 
 /** Loads the plugin registry named by `spec.registryModules` (default `@hv/builtins`). */
@@ -59,6 +60,8 @@ export class WorkerPartition implements PartitionView {
     readonly vpCount: number,
     readonly events: PartitionEvents,
     readonly timers: TimerService,
+    /** Whether the composition advertises a CPUID bit. */
+    readonly advertised: (bit: CpuidBit) => boolean = () => false,
     /** The backend's remote TLB flush (see `PartitionView.flushTlb`); the default refuses loudly rather than pretend. */
     readonly flushTlb: (vps: Uint32Array, count: number) => void = () => {
       throw new Error("remote TLB flush is not implemented on this thread");
@@ -76,6 +79,12 @@ export class WorkerPartition implements PartitionView {
 }
 
 /** Builds the dispatch tables for this worker. */
+/** `advertised(bit)` for a composition (built once; each call is a table lookup). */
+export function advertisedIn(c: Composition): (bit: CpuidBit) => boolean {
+  const t = new CpuidTable(c.cpuid);
+  return (bit) => t.hasBit(bit);
+}
+
 export function workerDispatch(c: Composition, partition: PartitionView, port: number, readXmm: (vp: VpView, into: Uint32Array) => void): Dispatch {
   return buildDispatch(c, partition, { stub: hypercallStub(port), readXmm });
 }

@@ -210,7 +210,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           switch (m.type) {
             case "ready":
               threads[m.vcpu] = m.thread;
-              if (++ready === vcpus.length) workers.forEach((x) => x.postMessage({ type: "start" }));
+              if (++ready === vcpus.length) workers.slice(0, vcpus.length).forEach((x) => x.postMessage({ type: "start" }));
               break;
             case "serial":
               cfg.onSerial(m.text);

@@ -8,7 +8,7 @@
 /// <reference lib="deno.worker" />
 import { attachHostMemory, Vm } from "@hv/kvm";
 import { GuestMemory, type PartitionEvents, StateArena, type VpView } from "@hv/x86";
-import { arenaEntries, composeSpec, loadRegistry, WorkerPartition, workerDispatch } from "./hv_partition.ts";
+import { advertisedIn, arenaEntries, composeSpec, loadRegistry, WorkerPartition, workerDispatch } from "./hv_partition.ts";
 import type { WorkerInit } from "./protocol.ts";
 import { SharedTimers, timerLayout } from "./timers.ts";
 
@@ -19,8 +19,9 @@ export interface TimerInit extends Omit<WorkerInit, "type" | "vcpu" | "control">
   readonly stop: SharedArrayBuffer;
 }
 
-self.onmessage = async (e: MessageEvent<TimerInit>) => {
-  const msg = e.data;
+self.onmessage = async (e: MessageEvent<TimerInit | { type: string }>) => {
+  if (e.data.type !== "timer-init") return;
+  const msg = e.data as TimerInit;
   try {
     const ram = attachHostMemory(msg.ram.address, msg.ram.size);
     const memory = new GuestMemory(ram.bytes);
@@ -48,7 +49,7 @@ self.onmessage = async (e: MessageEvent<TimerInit>) => {
       };
     };
     const partition = new WorkerPartition(
-      memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount, events, timers,
+      memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount, events, timers, advertisedIn(c),
     );
     const { instances } = workerDispatch(c, partition, msg.hypercallPort, () => {});
     const slots: { owner: string; vp: number; timer: number; fire: ((vp: VpView, t: number) => void) | undefined }[] = [];

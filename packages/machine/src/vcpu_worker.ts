@@ -40,7 +40,7 @@ import {
   Vm,
 } from "@hv/kvm";
 import { CR0_PE, GuestMemory, MsrOutcome, type PartitionEvents, newCpuMode, newHypercallInput, newMsrAccess, StateArena, type VpView } from "@hv/x86";
-import { arenaEntries, composeSpec, loadRegistry, WorkerPartition, workerDispatch } from "./hv_partition.ts";
+import { advertisedIn, arenaEntries, composeSpec, loadRegistry, WorkerPartition, workerDispatch } from "./hv_partition.ts";
 import { Control, EXIT_COUNTERS, type MachineMessage, type WorkerInit, type WorkerMessage } from "./protocol.ts";
 import { registerSnapshot } from "./registers.ts";
 import { SharedTimers, timerLayout } from "./timers.ts";
@@ -134,7 +134,7 @@ async function setup(msg: WorkerInit): Promise<void> {
     const c = composeSpec(msg.hyperv, registry);
     vpEntries = arenaEntries(c, "vp");
     timers = new SharedTimers(timerLayout(c, msg.vcpuCount), msg.timers, msg.vcpuCount, msg.epochMs);
-    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount, events, timers);
+    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount, events, timers, advertisedIn(c));
     self_vp = partition.vp(msg.vcpu.id)!;
     dispatch = workerDispatch(c, partition, msg.hypercallPort, (_vp, into) => {
       vcpu.getFpu();

@@ -8,6 +8,7 @@ import { Effect } from "effect";
 import { builtins } from "@hv/builtins";
 import { type Composition, compose } from "@hv/compose";
 import { buildDispatch, corePartitionState, CORE_OWNER, type Dispatch, hypercallStub } from "@hv/dispatch";
+import type { CpuidBit } from "@hv/tlfs";
 import {
   type AnyPlugin,
   CpuidTable,
@@ -108,8 +109,14 @@ export class TestTimers implements TimerService {
 
 /** The simulated partition (see module doc). Create with {@link TestPartition.create}. */
 export class TestPartition implements PartitionView {
-  /** Guest TSC in cycles, shared by all VPs; advance with {@link advance}. */
-  tsc = 0;
+  #tsc = 0;
+  /** Guest TSC in cycles (an integer), shared by all VPs; advance with {@link advance}, or set it. */
+  get tsc(): number {
+    return Math.round(this.#tsc);
+  }
+  set tsc(cycles: number) {
+    this.#tsc = cycles;
+  }
   readonly vps: TestVp[] = [];
   readonly arena: StateArena;
   readonly dispatch: Dispatch;
@@ -122,6 +129,9 @@ export class TestPartition implements PartitionView {
     reset: (source) => void this.resets.push(source),
     crash: (report) => void this.crashes.push(report),
   };
+  advertised(bit: CpuidBit): boolean {
+    return this.cpuid.hasBit(bit);
+  }
   /** Every flushTlb call: the VP indices it named, in order. */
   readonly flushes: number[][] = [];
   flushTlb(vps: Uint32Array, count: number): void {
@@ -204,7 +214,7 @@ export class TestPartition implements PartitionView {
     const d = ns - this.timers.nowNs;
     if (d <= 0) return;
     this.timers.nowNs = ns;
-    this.tsc += (d * this.tscHz) / 1e9;
+    this.#tsc += (d * this.tscHz) / 1e9;
     for (const vp of this.vps) vp.runTime100ns += d / 100;
   }
 

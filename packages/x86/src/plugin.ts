@@ -136,6 +136,8 @@ export interface PluginHandlers {
    * timer thread: deliver through shared state and `vp.requestInterrupt`, re-arm periodic timers.
    */
   onTimer?(vp: VpView, timer: number): void;
+  /** After the core restored this plugin's state from a saved image: re-arm host timers and the like. */
+  restored?(): void;
 }
 
 /** What a plugin's `create` receives: its resolved parameters and the partition. */

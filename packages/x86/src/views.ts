@@ -4,6 +4,7 @@
  * these interfaces, never on KVM.
  * @module
  */
+import type { CpuidBit } from "@hv/tlfs";
 import type { GuestMemory } from "./guest_memory.ts";
 
 /**
@@ -59,6 +60,8 @@ export interface TimerService {
  * - `state(owner)`: typed views of a plugin's per-partition state (see `StateLayout`).
  * - `events`: machine-wide events (reset, crash).
  * - `timers`: host timers (see {@link TimerService}).
+ * - `advertised(bit)`: whether the composition shows the guest this CPUID bit (e.g. stimer checks
+ *   0x40000003.EDX[19] before accepting direct mode). Exit-path safe.
  * - `flushTlb(vps, count)`: makes the VPs whose indices are `vps[0..count)` drop every cached
  *   guest translation before they next run guest code, and returns only when that is guaranteed for
  *   all of them (remote VPs are kicked out of the guest; the calling VP flushes before it resumes).
@@ -73,6 +76,7 @@ export interface PartitionView {
   readonly events: PartitionEvents;
   readonly timers: TimerService;
   flushTlb(vps: Uint32Array, count: number): void;
+  advertised(bit: CpuidBit): boolean;
   vp(index: number): VpView | undefined;
   state(owner: string): Record<string, ArrayBufferView>;
 }

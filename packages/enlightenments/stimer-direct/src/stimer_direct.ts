@@ -1,5 +1,6 @@
 import { HvFeatureEdx } from "@hv/tlfs";
 import { definePlugin } from "@hv/x86";
+import { allowDirectStimers } from "@hv/stimer";
 
 /**
  * `hv-stimer-direct`: 0x40000003.EDX[19] DirectSyntheticTimers. Requires `stimer`. Claims nothing:
@@ -8,6 +9,10 @@ import { definePlugin } from "@hv/x86";
  * message; without it, writing CONFIG with bit 12 set -> #GP (KVM `stimer_set_config`, selftest
  * hyperv_features.c). Source: TLFS §12.4 Synthetic Timers (direct mode); QEMU
  * `HYPERV_FEAT_STIMER_DIRECT`; Linux `hv_stimer_setup_percpu_clockev` (CONFIG = 0x1ED9).
+ *
+ * Its `create` tells `stimer` that the partition advertises the bit (`allowDirectStimers`): a
+ * plugin cannot see the composition's CPUID (`PartitionView` has no `advertised(bit)` yet). It
+ * returns no handlers; the behaviour is `stimer`'s.
  */
 export const stimerDirect = definePlugin({
   name: "stimer-direct",
@@ -32,5 +37,9 @@ export const stimerDirect = definePlugin({
       "QEMU hv-stimer-direct (HYPERV_FEAT_STIMER_DIRECT, requires hv-stimer)",
       "KVM arch/x86/kvm/hyperv.c stimer_set_config; Linux drivers/clocksource/hyperv_timer.c",
     ],
+  },
+  create: ({ partition }) => {
+    allowDirectStimers(partition);
+    return {};
   },
 });

@@ -1,0 +1,428 @@
+/**
+ * Behaviour of `hv-stimer`: the STIMERn_CONFIG / STIMERn_COUNT MSRs, host timers and expiry delivery
+ * (TLFS §12.4 "Synthetic Timers"; KVM `stimer_set_config`, `stimer_set_count`, `stimer_start`,
+ * `stimer_expiration`, `kvm_hv_process_stimers`, `kvm_hv_notify_acked_sint`).
+ *
+ * Built once per partition view (once per vCPU worker and once on the timer thread in the emulator);
+ * every instance works on the same declared state (`stimerVpState`) in shared memory, under a per-VP
+ * spinlock: vCPU threads write the MSRs and EOM, the timer thread fires.
+ *
+ * **Time base.** COUNT values are partition reference time (100 ns): `((guest_tsc * scale) >> 64) +
+ * offset` with time's parameters (`referenceParams(partition.tscHz)`, exactly what `hv-time` serves
+ * TIME_REF_COUNT and the reference TSC page with). A deadline is converted to the host clock of
+ * `PartitionView.timers` as `now + (target - refNow) * 100` ns, `refNow` taken from the VP's guest
+ * TSC (exact on the writing vCPU).
+ *
+ * **MSRs** (tlfs-conformance.md (a); guest accesses only):
+ * - RDMSR returns CONFIG / COUNT as stored; never #GP (the dispatcher #GPs when 3.EAX[3] is clear).
+ * - WRMSR CONFIG: direct mode (bit 12) without 0x40000003.EDX[19] (`stimer-direct`) -> #GP, nothing
+ *   changes. Otherwise the timer is stopped (host timer cancelled, pending expiry forgotten), `enable`
+ *   is cleared when the timer was enabled and the new value has sintx = 0 and direct = 0 (KVM), the
+ *   value is stored as written (no reserved-bit check, as KVM) and, if enabled, the timer starts.
+ * - WRMSR COUNT: the timer is stopped, COUNT stored; 0 clears `enable`; a non-zero value with
+ *   auto_enable sets `enable`; if enabled, the timer starts.
+ * - A direct-mode vector below 16 is accepted, as KVM does (`stimer_set_config` checks none); at
+ *   expiry no interrupt is raised for it (a local APIC refuses vectors 0..15 as illegal;
+ *   `VpView.requestInterrupt` takes 16..255), the expiry otherwise completes.
+ *
+ * **Start** (enabled, COUNT != 0; COUNT = 0 leaves nothing armed): periodic -> first expiry one
+ * period after the write (`expiry = refNow + COUNT`); one-shot -> `expiry = COUNT`, and COUNT <= refNow
+ * expires at once, synchronously, before the WRMSR returns (TLFS: "if the specified count is in the
+ * past, it will expire immediately").
+ *
+ * **Expiry** (timer thread, `onTimer`): a call before the stored deadline (a re-arm raced the timer
+ * thread) re-arms it; a call while the VP's reference time is still below `expiry` (the reference
+ * clock floors, so it can trail `host ns / 100` by a tick) re-arms for the remainder, at least 100 ns:
+ * like KVM's `time_now >= exp_time` check, an expiry is never delivered before its reference time.
+ * Then:
+ * - direct mode: `vp.requestInterrupt(apic_vector, false)`; always complete.
+ * - message mode: HVMSG_TIMER_EXPIRED {timer_index, expiration_time = expiry, delivery_time = refNow}
+ *   to SINT sintx via `postSynicMessage`, tag = timer index + 1:
+ *   - "delivered" / "masked" (in the slot): complete.
+ *   - "pending" (slot busy, queued by the SynIC; it enters the slot after the guest's EOM): a
+ *     periodic timer completes (keeps ticking); a one-shot waits (`pending` = 1) and completes when an
+ *     EOM finds its message gone from the queue.
+ *   - "busy" (this timer's previous message still queued, or the queue full): a periodic timer
+ *     completes and the tick is lost (KVM does not retry periodic messages, "lazy" lost-tick policy;
+ *     so a periodic timer never has more than one message waiting); a one-shot waits (`pending` = 2)
+ *     and is re-posted at the next EOM.
+ *   - "disabled" (SCONTROL or SIMP off): `pending` = 2, re-posted at the next EOM (KVM keeps
+ *     `msg_pending` and stops a periodic timer until then).
+ * - complete: one-shot -> `enable` cleared (before the interrupt is raised, so a guest reading CONFIG
+ *   in its handler sees it clear); periodic -> re-armed from the previous deadline, not from "now"
+ *   (no drift): `next = prev + k * period`, k = 1 normally; if the host fell a full period or more
+ *   behind, the missed periods are skipped (k = the smallest count that puts `next` in the future,
+ *   KVM's `stimer_start` remainder rule) and `expiry` advances by the same k periods.
+ *
+ * **Lazy** (CONFIG bit 2) is stored and read back; every periodic timer behaves as a lazy one (TLFS
+ * §12.4 "Periodic Timers": expirations missed while the VP could not take them are skipped rather
+ * than caught up by shortening periods). KVM does the same for all periodic timers.
+ *
+ * Exit path: synchronous, no BigInt, no allocation after each VP's first use (`vp.guestTsc()` may
+ * box a double, as in `hv-time`).
+ * @module
+ */
+import {
+  HV_SYNIC_FIRST_VALID_VECTOR,
+  HV_SYNIC_STIMER_COUNT,
+  HV_TIMER_MESSAGE_PAYLOAD_SIZE,
+  HV_X64_MSR_STIMER0_CONFIG,
+  HVMSG_TIMER_EXPIRED,
+} from "@hv/tlfs";
+import { MsrOutcome, type PartitionView, type PluginHandlers, type VpView } from "@hv/x86";
+import { addSynicEomListener, postSynicMessage, synicMessageQueued } from "@hv/synic";
+import { type ReferenceParams, referenceParams, referenceTime } from "@hv/time";
+import { directStimersAllowed } from "./direct.ts";
+
+/** The owner name of the stimer state and host timers (its plugin name). */
+export const STIMER_OWNER = "stimer";
+
+/** `pending[n]` values: why an expiry waits for an EOM. */
+export const StimerPending = {
+  /** Nothing waits. */
+  None: 0,
+  /** The expiry message is queued by the SynIC (slot busy); the timer completes once it left the queue. */
+  Queued: 1,
+  /** The message was not taken ("busy" or "disabled"); it is posted again at the next EOM. */
+  Retry: 2,
+} as const;
+
+const ENABLE = 1;
+const PERIODIC = 2;
+const AUTO_ENABLE = 8;
+const DIRECT = 0x1000;
+const TWO_32 = 0x1_0000_0000;
+/** The smallest re-arm step while reference time trails the deadline (one reference tick). */
+const MIN_RETRY_NS = 100;
+const PAYLOAD_WORDS = HV_TIMER_MESSAGE_PAYLOAD_SIZE / 4;
+
+/** The typed views of one VP's stimer state (see `stimerVpState`). */
+interface StimerViews {
+  readonly config: Uint32Array;
+  readonly count: Uint32Array;
+  readonly expiry: Uint32Array;
+  readonly deadline: Float64Array;
+  readonly pending: Uint8Array;
+  readonly lock: Uint32Array;
+}
+
+const acquire = (lock: Uint32Array): void => {
+  while (Atomics.compareExchange(lock, 0, 0, 1) !== 0) { /* spin: the holder never blocks */ }
+};
+const release = (lock: Uint32Array): void => {
+  Atomics.store(lock, 0, 0);
+};
+
+/** `aHi:aLo >= bHi:bLo` (unsigned 64-bit). */
+const ge64 = (aLo: number, aHi: number, bLo: number, bHi: number): boolean => aHi > bHi || (aHi === bHi && aLo >= bLo);
+
+/** `aHi:aLo - bHi:bLo` as a double (exact below 2^53; negative when a < b). */
+const diff64 = (aLo: number, aHi: number, bLo: number, bHi: number): number => (aHi - bHi) * TWO_32 + (aLo - bLo);
+
+/** Element `i` of u64 view `w` = `hi:lo + addHi:addLo`, saturating at 2^64 - 1 (no wrap into the past). */
+const addSat = (w: Uint32Array, i: number, lo: number, hi: number, addLo: number, addHi: number): void => {
+  let l = (lo >>> 0) + (addLo >>> 0);
+  const carry = l >= TWO_32 ? 1 : 0;
+  l -= carry * TWO_32;
+  const h = (hi >>> 0) + (addHi >>> 0) + carry;
+  if (h >= TWO_32) {
+    w[2 * i] = 0xffffffff;
+    w[2 * i + 1] = 0xffffffff;
+  } else {
+    w[2 * i] = l;
+    w[2 * i + 1] = h;
+  }
+};
+
+/** {@link addSat} with a non-negative integral double addend (any double >= 2^53 is integral). */
+const addSatNumber = (w: Uint32Array, i: number, lo: number, hi: number, add: number): void => {
+  if (!(add < 2 ** 64)) {
+    w[2 * i] = 0xffffffff;
+    w[2 * i + 1] = 0xffffffff;
+    return;
+  }
+  const addHi = Math.floor(add / TWO_32);
+  addSat(w, i, lo, hi, add - addHi * TWO_32, addHi);
+};
+
+/**
+ * The stimer handlers plus {@link StimerHandlers.restored}, the hook a backend calls after it
+ * restored the state arenas (host timers are not part of the saved state).
+ */
+export interface StimerHandlers extends PluginHandlers {
+  /**
+   * Re-arms the host timers of every VP (0..vpCount-1) from the restored state: each enabled timer
+   * with a non-zero COUNT and no expiry waiting for an EOM gets the deadline of its stored
+   * `expiry` (reference time) against the VP's current reference time; one already due fires as
+   * soon as the timer thread runs. Edge code.
+   */
+  restored(): void;
+  /** {@link restored} for one VP. */
+  rearm(vp: VpView): void;
+}
+
+/**
+ * The handlers of `hv-stimer` for `partition` (see the module doc). `params` defaults to
+ * `referenceParams(partition.tscHz)`, the reference-time parameters `hv-time` uses; tests may pass
+ * others. Registers an EOM listener with the SynIC (`addSynicEomListener`). Edge code.
+ */
+export function stimerHandlers(
+  partition: PartitionView,
+  params: ReferenceParams = referenceParams(partition.tscHz),
+): StimerHandlers {
+  const { scaleLo, scaleHi, offsetLo, offsetHi } = params;
+  const timers = partition.timers;
+  /** Scratch: the reference time just read (lo, hi). */
+  const ref = new Uint32Array(2);
+  /** Scratch: the HVMSG_TIMER_EXPIRED payload. */
+  const payload = new Uint32Array(PAYLOAD_WORDS);
+
+  const views = (vp: VpView): StimerViews => vp.state(STIMER_OWNER) as unknown as StimerViews;
+
+  /** The VP's current reference time into {@link ref}. */
+  const readRef = (vp: VpView): void => {
+    referenceTime(vp.guestTsc(), scaleLo, scaleHi, offsetLo, offsetHi, ref, 0);
+  };
+
+  /**
+   * The VP's reference time into {@link ref}, and the host time it corresponds to: the midpoint of
+   * host-clock readings taken around the guest TSC read (on the emulator that read is a
+   * KVM_GET_MSRS ioctl, tens of microseconds on a nested host; taking "now" after it would put
+   * every deadline late by that much).
+   */
+  const readRefAt = (vp: VpView): number => {
+    const before = timers.now();
+    readRef(vp);
+    return (before + timers.now()) / 2;
+  };
+
+  /** KVM `stimer_cleanup`: no host timer, nothing pending, no expiry. Lock held. */
+  const stop = (vp: VpView, s: StimerViews, t: number): void => {
+    timers.cancel(STIMER_OWNER, vp.index, t);
+    s.pending[t] = StimerPending.None;
+    s.expiry[2 * t] = 0;
+    s.expiry[2 * t + 1] = 0;
+    s.deadline[t] = 0;
+  };
+
+  const arm = (vp: VpView, s: StimerViews, t: number, atNs: number): void => {
+    s.deadline[t] = atNs;
+    timers.arm(STIMER_OWNER, vp.index, t, atNs);
+  };
+
+  /** The expiry was handled: one-shot -> disabled; periodic -> next deadline (skipping missed periods). Lock held. */
+  const complete = (vp: VpView, s: StimerViews, t: number, nowNs: number): void => {
+    s.pending[t] = StimerPending.None;
+    const lo = s.config[2 * t];
+    const period = s.count[2 * t + 1] * TWO_32 + s.count[2 * t];
+    if ((lo & PERIODIC) === 0 || period === 0) {
+      // One-shot: done. (A periodic timer with COUNT 0 exists only in a doctored image: just stop it.)
+      if ((lo & PERIODIC) === 0) s.config[2 * t] = (lo & ~ENABLE) >>> 0;
+      s.expiry[2 * t] = 0;
+      s.expiry[2 * t + 1] = 0;
+      s.deadline[t] = 0;
+      return;
+    }
+    const periodNs = period * 100;
+    let prev = s.deadline[t];
+    if (!(prev <= nowNs && prev > -Infinity)) prev = nowNs; // a doctored deadline: count from now
+    let k = Math.floor((nowNs - prev) / periodNs) + 1;
+    let next = prev + k * periodNs;
+    if (!(next > nowNs)) { // rounding at huge magnitudes (doctored deadlines only)
+      k = 1;
+      next = nowNs + periodNs;
+    }
+    addSatNumber(s.expiry, t, s.expiry[2 * t], s.expiry[2 * t + 1], k * period);
+    arm(vp, s, t, next);
+  };
+
+  /** Delivers the due expiry of timer `t` at reference time `rLo:rHi`. Lock held, timer enabled. */
+  const expire = (vp: VpView, s: StimerViews, t: number, nowNs: number, rLo: number, rHi: number): void => {
+    const lo = s.config[2 * t];
+    if ((lo & DIRECT) !== 0) {
+      complete(vp, s, t, nowNs);
+      const vector = (lo >>> 4) & 0xff;
+      if (vector >= HV_SYNIC_FIRST_VALID_VECTOR) vp.requestInterrupt(vector, false);
+      return;
+    }
+    payload[0] = t;
+    payload[1] = 0;
+    payload[2] = s.expiry[2 * t];
+    payload[3] = s.expiry[2 * t + 1];
+    payload[4] = rLo;
+    payload[5] = rHi;
+    const r = postSynicMessage(
+      vp,
+      (lo >>> 16) & 0xf,
+      HVMSG_TIMER_EXPIRED,
+      payload,
+      HV_TIMER_MESSAGE_PAYLOAD_SIZE,
+      t + 1,
+    );
+    if (r === "delivered" || r === "masked") complete(vp, s, t, nowNs);
+    else if ((lo & PERIODIC) !== 0 && r !== "disabled") complete(vp, s, t, nowNs);
+    else s.pending[t] = r === "pending" ? StimerPending.Queued : StimerPending.Retry;
+  };
+
+  /** KVM `stimer_start` after a CONFIG/COUNT write (expiry 0). Lock held, timer enabled. */
+  const start = (vp: VpView, s: StimerViews, t: number): void => {
+    const cLo = s.count[2 * t], cHi = s.count[2 * t + 1];
+    if (cLo === 0 && cHi === 0) return;
+    const nowNs = readRefAt(vp);
+    const rLo = ref[0], rHi = ref[1];
+    if ((s.config[2 * t] & PERIODIC) !== 0) {
+      addSat(s.expiry, t, rLo, rHi, cLo, cHi);
+      arm(vp, s, t, nowNs + (cHi * TWO_32 + cLo) * 100);
+      return;
+    }
+    s.expiry[2 * t] = cLo;
+    s.expiry[2 * t + 1] = cHi;
+    if (ge64(rLo, rHi, cLo, cHi)) {
+      s.deadline[t] = nowNs;
+      expire(vp, s, t, nowNs, rLo, rHi);
+    } else {
+      arm(vp, s, t, nowNs + diff64(cLo, cHi, rLo, rHi) * 100);
+    }
+  };
+
+  const rearm = (vp: VpView): void => {
+    const s = views(vp);
+    for (let t = 0; t < HV_SYNIC_STIMER_COUNT; t++) {
+      acquire(s.lock);
+      try {
+        timers.cancel(STIMER_OWNER, vp.index, t);
+        const enabled = (s.config[2 * t] & ENABLE) !== 0 && (s.count[2 * t] !== 0 || s.count[2 * t + 1] !== 0);
+        if (!enabled || s.pending[t] !== StimerPending.None) {
+          s.deadline[t] = 0;
+          continue;
+        }
+        const eLo = s.expiry[2 * t], eHi = s.expiry[2 * t + 1];
+        if (eLo === 0 && eHi === 0) {
+          start(vp, s, t);
+          continue;
+        }
+        const nowNs = readRefAt(vp);
+        arm(vp, s, t, ge64(ref[0], ref[1], eLo, eHi) ? nowNs : nowNs + diff64(eLo, eHi, ref[0], ref[1]) * 100);
+      } finally {
+        release(s.lock);
+      }
+    }
+  };
+
+  // EOM (any VP, on its own thread, after the SynIC moved queued messages into free slots): KVM
+  // `kvm_hv_notify_acked_sint` -> retry the expiries that wait for a slot.
+  addSynicEomListener(partition, (vp) => {
+    const s = views(vp);
+    acquire(s.lock);
+    try {
+      for (let t = 0; t < HV_SYNIC_STIMER_COUNT; t++) {
+        const p = s.pending[t];
+        if (p === StimerPending.None) continue;
+        const lo = s.config[2 * t];
+        if ((lo & ENABLE) === 0) {
+          s.pending[t] = StimerPending.None;
+          continue;
+        }
+        if (p === StimerPending.Queued) {
+          if (!synicMessageQueued(vp, (lo >>> 16) & 0xf, t + 1)) complete(vp, s, t, timers.now());
+          continue;
+        }
+        s.pending[t] = StimerPending.None;
+        readRef(vp);
+        expire(vp, s, t, timers.now(), ref[0], ref[1]);
+      }
+    } finally {
+      release(s.lock);
+    }
+  });
+
+  return {
+    rdmsr(vp, msr) {
+      const off = msr.index - HV_X64_MSR_STIMER0_CONFIG;
+      if (!(off >= 0 && off < 2 * HV_SYNIC_STIMER_COUNT)) return MsrOutcome.NotMine;
+      const t = off >>> 1;
+      const s = views(vp);
+      const w = (off & 1) === 0 ? s.config : s.count;
+      acquire(s.lock); // a timer thread clearing `enable` right now finishes first
+      msr.lo = w[2 * t];
+      msr.hi = w[2 * t + 1];
+      release(s.lock);
+      return MsrOutcome.Ok;
+    },
+
+    wrmsr(vp, msr) {
+      const off = msr.index - HV_X64_MSR_STIMER0_CONFIG;
+      if (!(off >= 0 && off < 2 * HV_SYNIC_STIMER_COUNT)) return MsrOutcome.NotMine;
+      const t = off >>> 1;
+      const lo = msr.lo >>> 0, hi = msr.hi >>> 0;
+      const isConfig = (off & 1) === 0;
+      if (isConfig && (lo & DIRECT) !== 0 && !directStimersAllowed(vp.partition)) return MsrOutcome.Gp;
+      const s = views(vp);
+      acquire(s.lock);
+      try {
+        stop(vp, s, t);
+        if (isConfig) {
+          let v = lo;
+          if ((s.config[2 * t] & ENABLE) !== 0 && (lo & DIRECT) === 0 && ((lo >>> 16) & 0xf) === 0) {
+            v = (v & ~ENABLE) >>> 0;
+          }
+          s.config[2 * t] = v;
+          s.config[2 * t + 1] = hi;
+        } else {
+          s.count[2 * t] = lo;
+          s.count[2 * t + 1] = hi;
+          if (lo === 0 && hi === 0) s.config[2 * t] = (s.config[2 * t] & ~ENABLE) >>> 0;
+          else if ((s.config[2 * t] & AUTO_ENABLE) !== 0) s.config[2 * t] = (s.config[2 * t] | ENABLE) >>> 0;
+        }
+        if ((s.config[2 * t] & ENABLE) !== 0) start(vp, s, t);
+      } finally {
+        release(s.lock);
+      }
+      return MsrOutcome.Ok;
+    },
+
+    onTimer(vp, t) {
+      if (!(t >= 0 && t < HV_SYNIC_STIMER_COUNT)) return;
+      t |= 0;
+      const s = views(vp);
+      acquire(s.lock);
+      try {
+        if ((s.config[2 * t] & ENABLE) === 0 || s.pending[t] !== StimerPending.None) return;
+        if (s.expiry[2 * t] === 0 && s.expiry[2 * t + 1] === 0) return; // stopped: a stale host timer
+        const due = s.deadline[t];
+        const nowNs = timers.now();
+        if (nowNs < due) {
+          timers.arm(STIMER_OWNER, vp.index, t, due); // a re-arm raced the timer thread: not yet
+          return;
+        }
+        readRef(vp);
+        const eLo = s.expiry[2 * t], eHi = s.expiry[2 * t + 1];
+        if (!ge64(ref[0], ref[1], eLo, eHi)) {
+          // Reference time still trails the expiry: never deliver early; the anchor `deadline` stays.
+          timers.arm(STIMER_OWNER, vp.index, t, nowNs + Math.max(MIN_RETRY_NS, diff64(eLo, eHi, ref[0], ref[1]) * 100));
+          return;
+        }
+        expire(vp, s, t, nowNs, ref[0], ref[1]);
+      } finally {
+        release(s.lock);
+      }
+    },
+
+    reset() {
+      // The core zeroed the state; drop the host timers (stale ones would find `enable` clear anyway).
+      for (let i = 0; i < partition.vpCount; i++) {
+        const vp = partition.vp(i);
+        for (let t = 0; t < HV_SYNIC_STIMER_COUNT; t++) timers.cancel(STIMER_OWNER, vp ? vp.index : i, t);
+      }
+    },
+
+    restored() {
+      for (let i = 0; i < partition.vpCount; i++) {
+        const vp = partition.vp(i);
+        if (vp) rearm(vp);
+      }
+    },
+
+    rearm,
+  };
+}
