@@ -3,3 +3,4 @@
  * @module
  */
 export { tlbflush } from "./src/tlbflush.ts";
+export { tlbflushHandlers } from "./src/behaviour.ts";

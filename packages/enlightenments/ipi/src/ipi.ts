@@ -1,5 +1,6 @@
 import { HvCallSendSyntheticClusterIpi, HvCallSendSyntheticClusterIpiEx, HvRecommendationEax } from "@hv/tlfs";
 import { definePlugin } from "@hv/x86";
+import { ipiHandlers } from "./behaviour.ts";
 
 /**
  * `hv-ipi`: 0x40000004.EAX[10] UseSyntheticClusterIpi and EAX[11] UseExProcessorMasks. Requires
@@ -14,6 +15,9 @@ import { definePlugin } from "@hv/x86";
  *   valid_bank_mask} = 24 bytes; var header size != popcount(valid_bank_mask) -> INVALID_HYPERCALL_INPUT;
  *   empty set -> success (vector unchecked); format 1 = every VP including the sender. Gate EAX[11]
  *   (KVM also needs EAX[10]).
+ * Behaviour: `ipiHandlers` (one exit delivers a fixed interrupt to any number of VPs through
+ * `VpView.requestInterrupt`; indices of VPs that do not exist are ignored). The VP-set decoder is
+ * `readVpSet`/`readVpSetFast` (also used by `@hv/tlbflush`).
  * Source: TLFS Appendix A HvCallSendSyntheticClusterIpi[Ex]; KVM `kvm_hv_send_ipi`; QEMU `HYPERV_FEAT_IPI`.
  */
 export const ipi = definePlugin({
@@ -59,4 +63,5 @@ export const ipi = definePlugin({
       "KVM arch/x86/kvm/hyperv.c kvm_hv_send_ipi; selftest hyperv_ipi.c",
     ],
   },
+  create: () => ipiHandlers(),
 });

@@ -6,6 +6,7 @@ import {
   HvRecommendationEax,
 } from "@hv/tlfs";
 import { definePlugin } from "@hv/x86";
+import { tlbflushHandlers } from "./behaviour.ts";
 
 /**
  * `hv-tlbflush`: 0x40000004.EAX[2] UseHypercallForRemoteFlush and EAX[11] UseExProcessorMasks.
@@ -21,6 +22,10 @@ import { definePlugin } from "@hv/x86";
  *   flags, format, valid_bank_mask} = 32 bytes; var header size != popcount(valid_bank_mask) or > 64
  *   -> INVALID_HYPERCALL_INPUT; empty set -> success. Gate UseExProcessorMasks (KVM also needs EAX[2]).
  * - HvCallFlushVirtualAddressListEx 0x0014: variable header + rep, the union of both rules.
+ * Behaviour: `tlbflushHandlers`. Every call flushes *all* translations of the named VPs through
+ * `PartitionView.flushTlb` (flushing more than asked is allowed by the TLFS; KVM does the same), so
+ * the address space, GVA list and extended ranges (`tlbflush-ext`) need no decoding and List calls
+ * report every rep completed. VP sets are decoded by `@hv/ipi`'s `readVpSet`/`readVpSetFast`.
  * Source: TLFS "Virtual MMU" HvFlushVirtualAddress{Space,List}[Ex]; KVM `kvm_hv_flush_tlb`;
  * QEMU `HYPERV_FEAT_TLBFLUSH`.
  */
@@ -78,7 +83,7 @@ export const tlbflush = definePlugin({
     kubevirt: { hyperv: "tlbflush" },
   },
   docs: {
-    description: "Recommends the remote TLB flush hypercalls (0x40000004.EAX[2]) with sparse VP sets (EAX[11]): HvCallFlushVirtualAddressSpace/List and their Ex forms, which flush a set of vCPUs' TLBs in one call.",
+    description: "Recommends the remote TLB flush hypercalls (0x40000004.EAX[2]) with sparse VP sets (EAX[11]): HvCallFlushVirtualAddressSpace/List and their Ex forms, which flush a set of vCPUs' TLBs in one call. hv flushes every translation of the named vCPUs (more than asked, which the TLFS allows), complete before the call returns.",
     guestGains: "No IPI storm (and no waiting for preempted vCPUs to acknowledge) on every remote TLB shootdown; the hypervisor flushes descheduled vCPUs lazily.",
     windows: "No per-version source; virt-install and Nova enable it for all Windows, Proxmox only as an opt-in flag ('may lead to guest bluescreens on old CPUs'). A guest with more than 64 VPs sees 0x40000005.EAX = -1, for which the Requirements PDF says the flush hypercalls must not be recommended.",
     sources: [
@@ -87,4 +92,5 @@ export const tlbflush = definePlugin({
       "KVM arch/x86/kvm/hyperv.c kvm_hv_flush_tlb; selftest hyperv_tlb_flush.c",
     ],
   },
+  create: () => tlbflushHandlers(),
 });

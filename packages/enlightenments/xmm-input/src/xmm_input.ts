@@ -6,7 +6,13 @@ import { definePlugin } from "@hv/x86";
  * changes the core's fast-hypercall decoding. With the bit, a fast call whose descriptor says
  * `fast: "xmm"` (FlushVirtualAddress*, SendSyntheticClusterIpiEx) takes up to 112 input bytes from
  * RDX, R8 and XMM0..XMM5; without it such an XMM-fast call raises #UD (KVM `kvm_hv_hypercall`,
- * selftest hyperv_features.c). Source: TLFS §3.7 hypercall calling conventions (XMM fast
+ * selftest hyperv_features.c).
+ *
+ * No behaviour of its own (no `create`): the core dispatcher (`@hv/dispatch`) reads XMM0..5 for an
+ * XMM-fast call into `HypercallInput.fastInput` words 4..27, after RDX (0..1) and R8 (2..3), so the
+ * fast input has the same qword layout as the memory input, and the handlers of `ipi`
+ * (SendSyntheticClusterIpiEx) and `tlbflush` (the four flush calls) decode both the same way. Input
+ * beyond 112 bytes -> HV_STATUS_INVALID_HYPERCALL_INPUT (dispatcher). Source: TLFS §3.7 hypercall calling conventions (XMM fast
  * hypercalls); QEMU `HYPERV_FEAT_XMM_INPUT`; KVM `kvm_hv_hypercall_read_xmm`.
  */
 export const xmmInput = definePlugin({
