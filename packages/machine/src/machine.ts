@@ -33,6 +33,7 @@ import {
 import { guestCpuid } from "./guest_cpuid.ts";
 import { arenaBytes, arenaEntries } from "./hv_partition.ts";
 import { timerBytes, timerLayout } from "./timers.ts";
+import { flushBytes } from "./remote_flush.ts";
 import type { TimerInit } from "./timer_worker.ts";
 import { Control, CONTROL_WORDS, type HypervSpec, type VcpuFault, type WorkerInit, type WorkerMessage } from "./protocol.ts";
 
@@ -175,6 +176,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
     const epochMs = performance.timeOrigin + performance.now();
     const tscSample = { tsc: vcpus[0].getMsr(IA32_TSC), ns: (performance.timeOrigin + performance.now() - epochMs) * 1e6 };
     const timerStop = new SharedArrayBuffer(4);
+    const flush = new SharedArrayBuffer(flushBytes(vcpus.length));
 
     return await new Promise<RunResult>((resolve) => {
       const threads: (bigint | undefined)[] = [];
@@ -210,7 +212,10 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           switch (m.type) {
             case "ready":
               threads[m.vcpu] = m.thread;
-              if (++ready === vcpus.length) workers.slice(0, vcpus.length).forEach((x) => x.postMessage({ type: "start" }));
+              if (++ready === vcpus.length) {
+                const all = threads as bigint[];
+                workers.slice(0, vcpus.length).forEach((x) => x.postMessage({ type: "start", threads: all }));
+              }
               break;
             case "serial":
               cfg.onSerial(m.text);
@@ -257,6 +262,9 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           timers: timersBuffer,
           epochMs,
           tscSample,
+          vcpus: vcpus.map((x) => x.handle),
+          controls,
+          flush,
         };
         w.postMessage(init);
       });
@@ -281,6 +289,9 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           timers: timersBuffer,
           epochMs,
           tscSample,
+          vcpus: vcpus.map((x) => x.handle),
+          controls,
+          flush,
           stop: timerStop,
         };
         t.postMessage(init);

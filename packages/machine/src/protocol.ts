@@ -33,6 +33,12 @@ export interface WorkerInit {
   readonly timers: SharedArrayBuffer;
   /** The machine's start on the `performance.timeOrigin + performance.now()` clock (ms). */
   readonly epochMs: number;
+  /** Every vCPU's handle (this worker maps each one's kvm_run to kick it for remote TLB flushes). */
+  readonly vcpus: readonly VcpuHandle[];
+  /** Every vCPU's control block (RUNNING tells whether a kick is needed). */
+  readonly controls: readonly SharedArrayBuffer[];
+  /** The shared remote-flush block (`remote_flush.ts`). */
+  readonly flush: SharedArrayBuffer;
   /** vCPU 0's guest TSC sampled at host time `ns` (since epoch): estimates other VPs' TSC. */
   readonly tscSample: { readonly tsc: number; readonly ns: number };
 }
@@ -57,7 +63,7 @@ export type WorkerMessage =
   | { readonly type: "error"; readonly vcpu: number; readonly message: string };
 
 /** Machine -> worker. */
-export type MachineMessage = WorkerInit | { readonly type: "start" };
+export type MachineMessage = WorkerInit | { readonly type: "start"; readonly threads: readonly bigint[] };
 
 /** Int32 slots of a vCPU's control block (a SharedArrayBuffer of {@link CONTROL_WORDS} words). */
 export const Control = {

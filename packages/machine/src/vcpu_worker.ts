@@ -39,11 +39,12 @@ import {
   Vcpu,
   Vm,
 } from "@hv/kvm";
-import { CR0_PE, GuestMemory, MsrOutcome, type PartitionEvents, newCpuMode, newHypercallInput, newMsrAccess, StateArena, type VpView } from "@hv/x86";
+import { CR0_PE, CR0_PG, CR4_PGE, GuestMemory, MsrOutcome, type PartitionEvents, newCpuMode, newHypercallInput, newMsrAccess, StateArena, type VpView } from "@hv/x86";
 import { advertisedIn, arenaEntries, composeSpec, loadRegistry, WorkerPartition, workerDispatch } from "./hv_partition.ts";
 import { Control, EXIT_COUNTERS, type MachineMessage, type WorkerInit, type WorkerMessage } from "./protocol.ts";
 import { registerSnapshot } from "./registers.ts";
 import { SharedTimers, timerLayout } from "./timers.ts";
+import { RemoteFlush } from "./remote_flush.ts";
 
 const post = (m: WorkerMessage) => self.postMessage(m);
 const UD_VECTOR = 6;
@@ -58,6 +59,20 @@ let self_vp: VpView;
 let bus: IoBus;
 let control: Int32Array;
 let ended = false;
+let remoteFlush: RemoteFlush;
+let others: Vcpu[] = [];
+let threads: readonly bigint[] = [];
+
+/** Makes KVM drop this vCPU's cached translations: toggle CR4.PGE and back (each SET_SREGS with a changed CR4 resets the MMU context). */
+function flushOwnTlb(): void {
+  const s = vcpu.getSregs();
+  if ((s.cr0 & CR0_PG) === 0) return; // no paging, nothing cached
+  const cr4 = s.cr4;
+  s.cr4 = (cr4 ^ CR4_PGE) >>> 0;
+  vcpu.setSregs();
+  s.cr4 = cr4;
+  vcpu.setSregs();
+}
 /** This vCPU's time inside KVM_RUN, in 100 ns units (HV_X64_MSR_VP_RUNTIME). */
 let runTime100ns = 0;
 /** Whether kvm_valid_regs = SYNC_REGS was set (KVM_CAP_SYNC_REGS has REGS|SREGS and Hyper-V is on). */
@@ -134,7 +149,10 @@ async function setup(msg: WorkerInit): Promise<void> {
     const c = composeSpec(msg.hyperv, registry);
     vpEntries = arenaEntries(c, "vp");
     timers = new SharedTimers(timerLayout(c, msg.vcpuCount), msg.timers, msg.vcpuCount, msg.epochMs);
-    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount, events, timers, advertisedIn(c));
+    const partition = new WorkerPartition(
+      memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount, events, timers,
+      advertisedIn(c), (vps, count) => remoteFlush.request(vps, count),
+    );
     self_vp = partition.vp(msg.vcpu.id)!;
     dispatch = workerDispatch(c, partition, msg.hypercallPort, (_vp, into) => {
       vcpu.getFpu();
@@ -147,6 +165,18 @@ async function setup(msg: WorkerInit): Promise<void> {
   // Sync regs serve only the hypercall path: without Hyper-V, KVM need not copy registers at every exit.
   syncRegs = dispatch !== undefined && syncRegsWanted() && (vm.checkExtension(KVM_CAP_SYNC_REGS) & SYNC_REGS) === SYNC_REGS;
   if (syncRegs) vcpu.enableSyncRegs(SYNC_REGS);
+  // Remote TLB flushes: map every other vCPU's kvm_run (to kick it) and share REQ/DONE words.
+  others = msg.vcpus.map((h) => (h.id === msg.vcpu.id ? vcpu : Vcpu.attach(h.fd, h.mmapSize, h.id)));
+  remoteFlush = new RemoteFlush(
+    msg.flush,
+    msg.vcpuCount,
+    msg.vcpu.id,
+    msg.controls.map((b) => new Int32Array(b)),
+    (v) => {
+      if (threads[v] !== undefined) others[v].kick(threads[v]);
+    },
+    flushOwnTlb,
+  );
   post({ type: "ready", vcpu: msg.vcpu.id, thread: currentThread() });
 }
 
@@ -231,6 +261,7 @@ function mmio(): void {
 function loop(): void {
   const run = vcpu.kvmRun;
   for (;;) {
+    remoteFlush.service();
     const t0 = performance.now();
     const r = vcpu.run();
     runTime100ns += (performance.now() - t0) * 1e4;
@@ -287,6 +318,7 @@ self.onmessage = async (e: MessageEvent<MachineMessage>) => {
   try {
     if (m.type === "init") await setup(m);
     else if (m.type === "start") {
+      threads = m.threads;
       Atomics.store(control, Control.RUNNING, 1);
       if (Atomics.load(control, Control.STOP) === 0) loop();
       Atomics.store(control, Control.RUNNING, 0);
