@@ -5,7 +5,6 @@
  * @module
  */
 import { Effect } from "effect";
-import { builtins } from "@hv/builtins";
 import { type ComposeRequest, compose } from "@hv/compose";
 import { EXIT_GUEST_FAULT, runMachine, type RunOutcome } from "@hv/machine";
 import { findProfile } from "@hv/profiles";

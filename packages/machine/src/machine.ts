@@ -95,7 +95,7 @@ export function checkConfig(c: MachineConfig): string | undefined {
   return undefined;
 }
 
-function bootVcpu(vcpu: Vcpu, memory: GuestMemory, plan: BootPlan, ramBytes: number): void {
+function bootVcpu(vcpu: Vcpu, memory: GuestMemory, plan: BootPlan): void {
   const sregs = vcpu.getSregs();
   const regs = vcpu.regs;
   regs.clear();
@@ -158,7 +158,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
       v.setCpuid2(guestCpuid(supported, hvLeaves, i));
       vcpus.push(v);
     }
-    bootVcpu(vcpus[0], memory, plan, ramBytes);
+    bootVcpu(vcpus[0], memory, plan);
     const tscHz = vcpus[0].getTscKhz() * 1000;
 
     const partitionEntries = cfg.hyperv ? arenaEntries(cfg.hyperv.composition, "partition") : [];
