@@ -119,6 +119,10 @@ const run_ = Command.make(
     memory: Flag.Int("memory").pipe(Flag.withDescription("Guest RAM in MiB, 2..3072"), Flag.withDefault(256)),
     timeout: Flag.Int("timeout").pipe(Flag.withDescription("Stop the guest after this many seconds (exit code 124)"), Flag.withDefault(60)),
     serial: Flag.String("serial").pipe(Flag.withDescription("COM1 output: stdio or a file path"), Flag.withDefault("stdio")),
+    backend: Flag.String("backend").pipe(
+      Flag.withDescription("emulator (hv serves Hyper-V in TypeScript), passthrough (KVM's in-kernel Hyper-V), or auto (passthrough where the host serves the whole set, else the emulator)"),
+      Flag.withDefault("emulator"),
+    ),
   },
   (f) =>
     runCommand({
@@ -136,6 +140,7 @@ const run_ = Command.make(
       memory: f.memory,
       timeout: f.timeout,
       serial: f.serial,
+      backend: f.backend,
     }),
 ).pipe(
   Command.withDescription(
@@ -170,7 +175,7 @@ const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   list: [],
   explain: [],
   doctor: ["--json"],
-  run: ["--profile", "--with", "--without", "--set", "--auto-deps", "--kernel", "--initrd", "--append", "--smp", "--memory", "--timeout", "--serial"],
+  run: ["--profile", "--with", "--without", "--set", "--auto-deps", "--kernel", "--initrd", "--append", "--smp", "--memory", "--timeout", "--serial", "--backend"],
 };
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, " ").trim();

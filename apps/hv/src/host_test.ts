@@ -8,7 +8,7 @@ import { hv } from "./testing.ts";
 const leaf = (fn: number, eax = 0, ebx = 0, ecx = 0, edx = 0) => ({ function: fn, index: 0, eax, ebx, ecx, edx });
 const caps = {
   KVM_CAP_HYPERV: 1, KVM_CAP_HYPERV_TIME: 1, KVM_CAP_HYPERV_SYNIC2: 1, KVM_CAP_HYPERV_VP_INDEX: 1, KVM_CAP_HYPERV_TLBFLUSH: 1,
-  KVM_CAP_HYPERV_SEND_IPI: 1, KVM_CAP_SYS_HYPERV_CPUID: 1, KVM_CAP_X86_USER_SPACE_MSR: 1, KVM_CAP_X86_MSR_FILTER: 1,
+  KVM_CAP_HYPERV_SEND_IPI: 1, KVM_CAP_SYS_HYPERV_CPUID: 1, KVM_CAP_HYPERV_ENFORCE_CPUID: 1, KVM_CAP_X86_USER_SPACE_MSR: 1, KVM_CAP_X86_MSR_FILTER: 1,
 };
 /** A report for a Hyper-V-capable host whose KVM_GET_SUPPORTED_HV_CPUID is `hvCpuid`. */
 function report(hostname: string, c: Record<string, number>, hvCpuid: ReturnType<typeof leaf>[]): HostReport {

@@ -17,6 +17,8 @@ export interface RunFlags extends ComposeFlags {
   readonly memory: number;
   readonly timeout: number;
   readonly serial: string;
+  /** `--backend`: emulator (default), passthrough, or auto. */
+  readonly backend?: string;
 }
 
 /** The process exit code a command asks for (a guest's isa-debug-exit code, a failed probe). */
@@ -24,8 +26,12 @@ export class ExitCode {
   constructor(readonly code: number) {}
 }
 
-// Kept out of tsc's sight (the Node build): the emulator is Deno-only.
+// Kept out of tsc's sight (the Node build): both backends are Deno-only.
 const EMULATOR = "@hv/emulator";
+const PASSTHROUGH = "@hv/kvm-passthrough";
+/** `hv run --backend` choices. */
+export const RUN_BACKENDS = ["emulator", "passthrough", "auto"] as const;
+type Runner = (o: unknown, io: unknown) => Promise<number>;
 
 /** Validates the machine flags (one clear message each), composes, and runs the emulator. */
 export const runCommand = (f: RunFlags): Effect.Effect<void, UsageError | ExitCode> =>
@@ -35,13 +41,28 @@ export const runCommand = (f: RunFlags): Effect.Effect<void, UsageError | ExitCo
       return yield* Effect.fail(new UsageError({ message: `--memory must be 2..3072 MiB, got ${f.memory}` }));
     }
     if (!(f.timeout > 0) || f.timeout > 86400) return yield* Effect.fail(new UsageError({ message: `--timeout must be 1..86400 seconds, got ${f.timeout}` }));
+    const backend = f.backend ?? "emulator";
+    if (!(RUN_BACKENDS as readonly string[]).includes(backend)) {
+      return yield* Effect.fail(new UsageError({ message: `unknown backend '${backend}'; valid: ${RUN_BACKENDS.join(", ")}` }));
+    }
     const request = yield* composeRequest(f);
     // deno-lint-ignore no-explicit-any
     const isDeno = typeof (globalThis as any).Deno?.dlopen === "function";
     if (!isDeno) return yield* Effect.fail(new UsageError({ message: "hv run needs Deno (KVM through FFI): run it as 'npx hv run' or 'deno task hv run'" }));
-    const { runEmulator } = yield* Effect.promise(() => import(EMULATOR) as Promise<{ runEmulator: (o: unknown, io: unknown) => Promise<number> }>);
+    let chosen = backend;
+    if (backend === "auto") {
+      const { chooseBackend } = yield* Effect.promise(() =>
+        import(PASSTHROUGH) as Promise<{ chooseBackend: (r: unknown) => Promise<{ backend: string; reason?: string }> }>
+      );
+      const c = yield* Effect.promise(() => chooseBackend(request));
+      chosen = c.backend;
+      console.error(`hv: backend: ${c.backend}${c.reason ? ` (passthrough: ${c.reason})` : " (the host's KVM serves the whole set in-kernel)"}`);
+    }
+    const run: Runner = chosen === "passthrough"
+      ? (yield* Effect.promise(() => import(PASSTHROUGH) as Promise<{ runPassthrough: Runner }>)).runPassthrough
+      : (yield* Effect.promise(() => import(EMULATOR) as Promise<{ runEmulator: Runner }>)).runEmulator;
     const code: number = yield* Effect.promise(() =>
-      runEmulator(
+      run(
         {
           request,
           profile: f.profile,

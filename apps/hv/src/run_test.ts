@@ -53,3 +53,18 @@ Deno.test("hv run: bad input is one line on stderr and exit code 2", async () =>
     assert.equal(r.stdout, "");
   }
 });
+
+Deno.test({ name: "hv run --backend passthrough refuses on a host without in-kernel Hyper-V, before creating anything; auto says which it picked", ignore, fn: async () => {
+  const doctor = JSON.parse((await hv("doctor", "--json")).stdout);
+  if (doctor.backends.passthrough.ok) return; // a Hyper-V-capable host: the refusal cannot be observed here
+  const r = await hv("run", "--profile", "win2012", "--backend", "passthrough");
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+  assert.match(r.stderr, /passthrough backend cannot .* lacks KVM_CAP_HYPERV .*nothing was created; use --backend emulator/);
+  const a = await hv("run", "--profile", "win2012", "--backend", "auto");
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stderr, /^hv: backend: emulator \(passthrough: /m);
+  const bad = await hv("run", "--backend", "qemu");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown backend 'qemu'; valid: emulator, passthrough, auto/);
+} });

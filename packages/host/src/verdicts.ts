@@ -9,8 +9,12 @@ import type { Verdict } from "./report.ts";
 
 /** KVM capabilities the emulator backend needs: userspace MSR exits for the synthetic MSR range. */
 export const EMULATOR_CAPS = ["KVM_CAP_X86_USER_SPACE_MSR", "KVM_CAP_X86_MSR_FILTER"] as const;
-/** KVM capabilities the passthrough backend needs at all (in-kernel Hyper-V, KVM_GET_SUPPORTED_HV_CPUID). */
-export const PASSTHROUGH_CAPS = ["KVM_CAP_HYPERV"] as const;
+/**
+ * KVM capabilities the passthrough backend needs at all: in-kernel Hyper-V, KVM_GET_SUPPORTED_HV_CPUID
+ * without creating a vCPU (KVM_CAP_SYS_HYPERV_CPUID), and KVM_CAP_HYPERV_ENFORCE_CPUID so the guest
+ * gets only what it was shown (what `apps/kvm-passthrough`'s preflight requires).
+ */
+export const PASSTHROUGH_CAPS = ["KVM_CAP_HYPERV", "KVM_CAP_SYS_HYPERV_CPUID", "KVM_CAP_HYPERV_ENFORCE_CPUID"] as const;
 
 /**
  * Whether hv's emulator has everything it needs to serve `p` (its own behaviour, not its

@@ -9,7 +9,7 @@ const thisHost = { KVM_CAP_HYPERV: 0, KVM_CAP_X86_USER_SPACE_MSR: 1, KVM_CAP_X86
 const hvHost: Record<string, number> = {
   ...thisHost,
   KVM_CAP_HYPERV: 1, KVM_CAP_HYPERV_TIME: 1, KVM_CAP_HYPERV_SYNIC2: 1, KVM_CAP_HYPERV_VP_INDEX: 1,
-  KVM_CAP_HYPERV_TLBFLUSH: 1, KVM_CAP_HYPERV_SEND_IPI: 1, KVM_CAP_SYS_HYPERV_CPUID: 1, KVM_CAP_HYPERV_ENLIGHTENED_VMCS: 1,
+  KVM_CAP_HYPERV_TLBFLUSH: 1, KVM_CAP_HYPERV_SEND_IPI: 1, KVM_CAP_SYS_HYPERV_CPUID: 1, KVM_CAP_HYPERV_ENFORCE_CPUID: 1, KVM_CAP_HYPERV_ENLIGHTENED_VMCS: 1,
 };
 const leaf = (fn: number, eax = 0, ebx = 0, ecx = 0, edx = 0) => ({ function: fn, index: 0, eax, ebx, ecx, edx });
 const hvCpuid = [

@@ -1,0 +1,290 @@
+/**
+ * `hv run --backend passthrough`: compose, preflight (refuse before creating anything, with exit
+ * code 2 and one stderr line, on a host without in-kernel Hyper-V), then set up and boot through
+ * `@hv/machine` with the passthrough hooks, and report the outcome as the emulator does (crash
+ * report file, probe table). Mirrors `@hv/emulator`'s `runEmulator(options, io)`.
+ * @module
+ */
+import { Effect } from "effect";
+import { type ComposeRequest, type Composition, compose } from "@hv/compose";
+import { DEBUG_EXIT_BASE, IsaDebugExit } from "@hv/devices";
+import {
+  crashDocument,
+  encodeCrashDocument,
+  feedProbeLine,
+  newProbeReport,
+  probeImage,
+  probePassed,
+  renderProbeTable,
+  type RunIo,
+  type RunOptions,
+} from "@hv/emulator";
+import { exitReasonName, KVM_EXIT_IO, KVM_EXIT_SHUTDOWN } from "@hv/kvm";
+import * as machineModule from "@hv/machine";
+import { EXIT_GUEST_FAULT, EXIT_VMM_ERROR, type MachineConfig, type RunOutcome, type RunResult, runMachine } from "@hv/machine";
+import { findProfile } from "@hv/profiles";
+import { GuestMemory } from "@hv/x86";
+import { createPassthroughHyperv, passthroughPartition, PassthroughVcpuExits } from "./hyperv_exit.ts";
+import { type KvmService, RealKvmService } from "./kvm_service.ts";
+import { type MachineBackendHooks, passthroughMachineBackend } from "./machine_backend.ts";
+import { type PassthroughPlan, PassthroughUnavailable, preflight } from "./preflight.ts";
+import { setupPassthroughVm } from "./setup.ts";
+
+/** Exit code of a refusal the user can fix (unknown enlightenment, passthrough unavailable here, unreadable kernel). */
+export const EXIT_USAGE = 2;
+
+/**
+ * What a boot function gets: the plan, the service the preflight used, the machine configuration
+ * `runMachine` takes today (Hyper-V spec included), and the machine hooks of the passthrough backend.
+ */
+export interface PassthroughBoot {
+  readonly plan: PassthroughPlan;
+  readonly service: KvmService;
+  readonly machine: MachineConfig;
+  readonly hooks: MachineBackendHooks;
+}
+
+/**
+ * Injectable parts of {@link runPassthrough}:
+ * - `service`: the KVM service (default: a {@link RealKvmService} on /dev/kvm, closed at the end;
+ *   a service passed in is left open for inspection);
+ * - `boot`: runs the VM (default: {@link bootOnMachine} for the real service, {@link bootWithService}
+ *   for any other, e.g. the simulated kernel).
+ */
+export interface PassthroughDeps {
+  readonly service?: KvmService;
+  readonly boot?: (b: PassthroughBoot) => Promise<RunResult>;
+}
+
+/**
+ * The real boot: `@hv/machine`'s `runMachine` with `backend: hooks`. Until the machine exports
+ * `MACHINE_BACKEND_HOOKS` (the proposed `MachineConfig.backend`, see `machine_backend.ts`) it would
+ * silently run the emulator's setup instead, so it refuses with a VMM error naming the missing hook.
+ */
+export async function bootOnMachine(b: PassthroughBoot): Promise<RunResult> {
+  if ((machineModule as Record<string, unknown>).MACHINE_BACKEND_HOOKS !== true) {
+    return {
+      outcome: {
+        kind: "error",
+        code: EXIT_VMM_ERROR,
+        message: "this @hv/machine cannot host the passthrough backend yet: it needs MachineConfig.backend " +
+          "(setupVm/setupVcpu/workerModule hooks, see apps/kvm-passthrough/src/machine_backend.ts); use --backend emulator",
+      },
+      exits: [],
+      seconds: 0,
+    };
+  }
+  return await runMachine({ ...b.machine, backend: b.hooks } as MachineConfig);
+}
+
+/**
+ * The boot path against a {@link KvmService} alone: {@link setupPassthroughVm} (the ioctl sequence
+ * the machine hooks perform), then vCPU 0's run loop through the service, each exit first offered to
+ * {@link PassthroughVcpuExits} (KVM_EXIT_HYPERV, crash, reset), then what the machine's worker
+ * does with the rest (isa-debug-exit on port 0xF4 ends the run with `(value << 1) | 1`; a triple
+ * fault is a fault; other port writes are ignored). No RAM is mapped into KVM and no kernel is
+ * loaded: with the simulated kernel, scripted exits stand in for the guest, which is how the boot
+ * path is exercised on a host that cannot run it. Not for /dev/kvm (use {@link bootOnMachine}).
+ */
+export function bootWithService(b: PassthroughBoot): Promise<RunResult> {
+  const t0 = performance.now();
+  const { service, plan } = b;
+  const { vm, vcpus } = setupPassthroughVm(service, plan, b.machine.smp);
+  const memory = GuestMemory.allocate(b.machine.memoryMiB * 1024 * 1024);
+  const partition = passthroughPartition({
+    composition: plan.composition,
+    memory,
+    vpCount: vcpus.length,
+    requestInterrupt: (vp, vector) => service.signalMsi(vm, vp.apicId, vector),
+  });
+  const exits = new PassthroughVcpuExits(service, vcpus[0], createPassthroughHyperv(plan.composition, partition), partition.vp(0)!);
+  let outcome: RunOutcome | undefined;
+  const debugExit = new IsaDebugExit({ onExit: (code) => (outcome = { kind: "exit", guestCode: code, code: code & 0xff }) });
+  const counts: Record<string, number> = { hyperv: 0, io: 0 };
+  while (!outcome) {
+    const r = service.run(vcpus[0]);
+    const a = exits.onExit(r);
+    if (a.kind === "continue") {
+      counts.hyperv++;
+      continue;
+    }
+    if (a.kind === "crash") outcome = { kind: "crash", code: EXIT_GUEST_FAULT, report: a.report };
+    else if (a.kind === "reset") outcome = { kind: "reset", code: 0, vcpu: 0, source: a.source };
+    else if (r === KVM_EXIT_IO) {
+      counts.io++;
+      const x = service.ioExit(vcpus[0]);
+      if (x.out && x.port >= DEBUG_EXIT_BASE && x.port < DEBUG_EXIT_BASE + debugExit.size) debugExit.write(x.port, x.size, x.value);
+    } else if (r === KVM_EXIT_SHUTDOWN) {
+      outcome = { kind: "fault", code: EXIT_GUEST_FAULT, fault: { vcpu: 0, what: "the guest triple-faulted (KVM_EXIT_SHUTDOWN)", exitReason: exitReasonName(r), registers: {} } };
+    } else {
+      outcome = { kind: "error", code: EXIT_VMM_ERROR, message: `vCPU 0: unexpected exit ${exitReasonName(r)}` };
+    }
+  }
+  return Promise.resolve({ outcome, exits: [{ ...counts, ...exits.counts }], seconds: (performance.now() - t0) / 1000 });
+}
+
+const describe = (o: RunOutcome): string[] => {
+  switch (o.kind) {
+    case "exit":
+      return [`hv: guest exited through isa-debug-exit with ${o.guestCode} (exit code ${o.code})`];
+    case "timeout":
+      return ["hv: timeout: the guest was still running; stopped it"];
+    case "fault":
+      return [`hv: vCPU ${o.fault.vcpu}: ${o.fault.what} [${o.fault.exitReason}]`];
+    case "error":
+      return [`hv: ${o.message}`];
+    case "crash":
+      return [
+        `hv: the guest reported a crash on VP ${o.report.vp} (CRASH_CTL 0x${o.report.control.toString(16)})`,
+        `  parameters: ${o.report.parameters.map((p) => `0x${p.toString(16)}`).join(" ")}`,
+        ...(o.report.message ? [`  message: ${o.report.message}`] : []),
+      ];
+    case "reset":
+      return [`hv: the guest asked for a reset (${o.source}, VP ${o.vcpu}); the VM was stopped`];
+  }
+};
+
+/** The machine's Hyper-V spec for the workers: every composed enlightenment, the request's parameters for them, the version. */
+function hypervSpec(request: ComposeRequest, c: Composition) {
+  const names = c.enlightenments.map((e) => e.name);
+  const set = Object.fromEntries(Object.entries(request.set ?? {}).filter(([k]) => names.includes(k.split(".")[0])));
+  return { requested: c.enlightenments.map((e) => ({ name: e.name, reason: e.reason })), set, version: c.version };
+}
+
+/**
+ * Runs the guest with KVM's in-kernel Hyper-V; resolves to the process exit code:
+ * - composition error: `hv: <message>` on stderr, {@link EXIT_USAGE} (2);
+ * - preflight refusal ({@link PassthroughUnavailable}): one stderr line `hv: <message>` listing the
+ *   missing capabilities / CPUID bits and ending "use --backend emulator", exit code 2, and no VM,
+ *   vCPU or file created (the kernel is not even read);
+ * - unreadable kernel, initrd or serial file: 2, as the emulator;
+ * - otherwise the boot's outcome, reported as the emulator reports it (probe table when no
+ *   `--kernel`; `hv-crash-<time>.json` on a crash; isa-debug-exit code; 124 timeout; 125 guest
+ *   fault; 70 VMM error, e.g. a machine without the passthrough hooks or a failed KVM ioctl).
+ * `options` and `io` are `@hv/emulator`'s `RunOptions`/`RunIo`; `deps` see {@link PassthroughDeps}.
+ */
+export async function runPassthrough(o: RunOptions, io: RunIo, deps: PassthroughDeps = {}): Promise<number> {
+  const composed = await Effect.runPromise(Effect.result(compose(o.request)));
+  if (composed._tag === "Failure") {
+    io.err(`hv: ${composed.failure.message}`);
+    return EXIT_USAGE;
+  }
+  const composition = composed.success;
+  const service = deps.service ?? new RealKvmService();
+  try {
+    // 1. Preflight: nothing exists yet, and nothing is created on refusal.
+    const checked = await Effect.runPromise(Effect.result(preflight(composition, service)));
+    if (checked._tag === "Failure") {
+      io.err(`hv: ${checked.failure.message}`);
+      return EXIT_USAGE;
+    }
+    const plan = checked.success;
+
+    // 2. The kernel (or the probe guest), initrd, serial: as the emulator.
+    let kernel: Uint8Array, kernelName: string, append = o.append;
+    const probe = o.kernel === undefined;
+    try {
+      if (probe) {
+        kernel = await probeImage();
+        kernelName = "probe.elf";
+        const p = o.profile ? findProfile(o.profile) : undefined;
+        append = [p ? `profile=${p.name}` : "", p?.guestOsId ? `guest_os_id=${p.guestOsId}` : "", o.smp > 1 ? `smp=${o.smp}` : "", o.append]
+          .filter(Boolean).join(" ");
+      } else {
+        kernel = await Deno.readFile(o.kernel!);
+        kernelName = o.kernel!.split("/").at(-1)!;
+      }
+    } catch (e) {
+      io.err(`hv: cannot read the kernel ${o.kernel ?? "(probe)"}: ${e instanceof Error ? e.message : String(e)}`);
+      return EXIT_USAGE;
+    }
+    const initrd: { data: Uint8Array; string: string }[] = [];
+    for (const f of o.initrd) {
+      try {
+        initrd.push({ data: await Deno.readFile(f), string: f.split("/").at(-1)! });
+      } catch (e) {
+        io.err(`hv: cannot read --initrd ${f}: ${e instanceof Error ? e.message : String(e)}`);
+        return EXIT_USAGE;
+      }
+    }
+    let file: Deno.FsFile | undefined;
+    if (o.serial !== "stdio") {
+      try {
+        file = await Deno.open(o.serial, { write: true, create: true, truncate: true });
+      } catch (e) {
+        io.err(`hv: cannot open --serial ${o.serial}: ${e instanceof Error ? e.message : String(e)}`);
+        return EXIT_USAGE;
+      }
+    }
+    const enc = new TextEncoder();
+    const report = newProbeReport();
+    const onSerial = (line: string) => {
+      if (file) file.writeSync(enc.encode(line + "\n"));
+      else if (!probe) io.out(line);
+      if (probe) feedProbeLine(report, line);
+    };
+
+    // 3. Boot.
+    const machine: MachineConfig = {
+      kernel,
+      kernelName,
+      append,
+      initrd,
+      memoryMiB: o.memoryMiB,
+      smp: o.smp,
+      timeoutSeconds: o.timeoutSeconds,
+      hyperv: { composition, spec: hypervSpec(o.request, composition) },
+      onSerial,
+    };
+    const hooks = passthroughMachineBackend(plan, service instanceof RealKvmService ? service : undefined);
+    const boot = deps.boot ?? (service instanceof RealKvmService ? bootOnMachine : bootWithService);
+    let result: RunResult;
+    try {
+      result = await boot({ plan, service, machine, hooks });
+    } catch (e) {
+      io.err(`hv: the passthrough backend failed: ${e instanceof Error ? e.message : String(e)}`);
+      return EXIT_VMM_ERROR;
+    } finally {
+      file?.close();
+    }
+
+    // 4. The outcome, as the emulator reports it.
+    if (probe && result.outcome.kind === "exit") io.out(renderProbeTable(report));
+    const out = result.outcome;
+    if (out.kind === "crash") {
+      const doc = crashDocument(out.report, o.profile);
+      const path = `hv-crash-${doc.time.replace(/[:.]/g, "-")}.json`;
+      try {
+        await Deno.writeTextFile(path, encodeCrashDocument(doc), { createNew: true });
+        io.err(`hv: crash report written to ${path}`);
+      } catch (e) {
+        io.err(`hv: cannot write the crash report ${path}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    if (out.kind !== "exit" || !probe) for (const l of describe(out)) io.err(l);
+    if (probe && out.kind === "exit") return probePassed(report) ? 0 : 1;
+    return out.code;
+  } finally {
+    if (!deps.service) service.close();
+  }
+}
+
+/**
+ * `--backend auto`: passthrough when the preflight accepts `request` on this host, else the
+ * emulator with the reason (the preflight's one-line message, or the composition error). Creates
+ * nothing; closes the service only when it opened it.
+ */
+export async function chooseBackend(
+  request: ComposeRequest,
+  given?: KvmService,
+): Promise<{ readonly backend: "passthrough" } | { readonly backend: "emulator"; readonly reason: string }> {
+  const service = given ?? new RealKvmService();
+  try {
+    const composed = await Effect.runPromise(Effect.result(compose(request)));
+    if (composed._tag === "Failure") return { backend: "emulator", reason: composed.failure.message };
+    const r = await Effect.runPromise(Effect.result(preflight(composed.success, service)));
+    return r._tag === "Success" ? { backend: "passthrough" } : { backend: "emulator", reason: (r.failure as PassthroughUnavailable).message };
+  } finally {
+    if (!given) service.close();
+  }
+}
