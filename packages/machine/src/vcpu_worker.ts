@@ -14,7 +14,8 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { FwCfg, HypervTestDev, IoBus, IsaDebugExit, Uart16550 } from "@hv/devices";
+import { FwCfg, HypervTestDev, type HypervTestDevBackend, IoBus, IsaDebugExit, Uart16550 } from "@hv/devices";
+import { synicTestDevBackend } from "@hv/synic";
 import { HypercallOutcome, type Dispatch } from "@hv/dispatch";
 import {
   attachHostMemory,
@@ -59,6 +60,17 @@ let self_vp: VpView;
 let bus: IoBus;
 let control: Int32Array;
 let ended = false;
+const noop = () => {};
+/** hyperv-testdev without a SynIC: commands are accepted and ignored (as writes to an absent device). */
+const NO_SYNIC_TESTDEV: HypervTestDevBackend = {
+  createSintRoute: noop,
+  destroySintRoute: noop,
+  raiseSint: noop,
+  createMessageConnection: noop,
+  destroyMessageConnection: noop,
+  createEventConnection: noop,
+  destroyEventConnection: noop,
+};
 let remoteFlush: RemoteFlush;
 let others: Vcpu[] = [];
 let threads: readonly bigint[] = [];
@@ -108,16 +120,9 @@ async function setup(msg: WorkerInit): Promise<void> {
   bus.register(0x3f8, 8, uart, "uart");
   bus.register(0xf4, 4, new IsaDebugExit({ onExit: (code) => end({ type: "exit", vcpu: msg.vcpu.id, code }) }), "isa-debug-exit");
   bus.register(0x510, 2, new FwCfg({ ramSize: msg.ram.size, cpus: msg.vcpuCount }), "fw_cfg");
-  const noop = () => {};
-  bus.register(0x3000, 4, new HypervTestDev({
-    createSintRoute: noop,
-    destroySintRoute: noop,
-    raiseSint: noop,
-    createMessageConnection: noop,
-    destroyMessageConnection: noop,
-    createEventConnection: noop,
-    destroyEventConnection: noop,
-  }), "hyperv-testdev");
+  // QEMU's hyperv-testdev at 0x3000: backed by the SynIC plugin when it is composed (registered
+  // below, once the partition exists), else a device that accepts and ignores commands.
+  let testdev: HypervTestDevBackend = NO_SYNIC_TESTDEV;
 
   const tscMsr = IA32_TSC;
   const events: PartitionEvents = {
@@ -154,6 +159,7 @@ async function setup(msg: WorkerInit): Promise<void> {
       advertisedIn(c), (vps, count) => remoteFlush.request(vps, count),
     );
     self_vp = partition.vp(msg.vcpu.id)!;
+    if (c.enlightenments.some((e) => e.name === "synic")) testdev = synicTestDevBackend(partition);
     dispatch = workerDispatch(c, partition, msg.hypercallPort, (_vp, into) => {
       vcpu.getFpu();
       for (let n = 0; n < 6; n++) for (let w = 0; w < 4; w++) into[n * 4 + w] = vcpu.fpu.xmm(n, w);
@@ -165,6 +171,8 @@ async function setup(msg: WorkerInit): Promise<void> {
   // Sync regs serve only the hypercall path: without Hyper-V, KVM need not copy registers at every exit.
   syncRegs = dispatch !== undefined && syncRegsWanted() && (vm.checkExtension(KVM_CAP_SYNC_REGS) & SYNC_REGS) === SYNC_REGS;
   if (syncRegs) vcpu.enableSyncRegs(SYNC_REGS);
+  bus.register(0x3000, 4, new HypervTestDev(testdev), "hyperv-testdev");
+
   // Remote TLB flushes: map every other vCPU's kvm_run (to kick it) and share REQ/DONE words.
   others = msg.vcpus.map((h) => (h.id === msg.vcpu.id ? vcpu : Vcpu.attach(h.fd, h.mmapSize, h.id)));
   remoteFlush = new RemoteFlush(
