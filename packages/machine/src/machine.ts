@@ -21,6 +21,7 @@ import {
 import { type BootPlan, LoadError, tryLoadKernel } from "@hv/loader";
 import { HV_X64_MSR_RANGE_FIRST, HV_X64_MSR_RANGE_LAST, IA32_TSC } from "@hv/tlfs";
 import {
+  type CpuidLeaf,
   type GuestCrashReport,
   GuestMemory,
   identityPageTablesSize,
@@ -58,7 +59,27 @@ export interface MachineConfig {
   readonly timeoutSeconds: number;
   readonly hyperv?: { readonly composition: Composition; readonly spec: HypervSpec };
   readonly onSerial: (line: string) => void;
+  /** Another backend's hooks (see {@link MachineBackend}); absent: hv's emulator serves Hyper-V. */
+  readonly backend?: MachineBackend;
 }
+
+/**
+ * Another backend's hooks into the machine (the passthrough backend, where KVM's in-kernel Hyper-V
+ * serves the guest): `setupVm` replaces the userspace-MSR routing, `setupVcpu` replaces the guest
+ * CPUID programming (it receives KVM's supported CPUID), and vCPU workers import `workerModule`,
+ * whose `createExitHook({vcpu, vm, partition, composition})` handles the exits the machine's loop
+ * does not (KVM_EXIT_HYPERV, system events). With a backend there is no timer thread and no
+ * hypercall port: KVM serves both.
+ */
+export interface MachineBackend {
+  readonly name: string;
+  setupVm(vm: Vm): void;
+  setupVcpu(vcpu: Vcpu, index: number, supportedCpuid: readonly CpuidLeaf[]): void;
+  readonly workerModule: string;
+}
+
+/** Tells backends that `MachineConfig.backend` is supported. */
+export const MACHINE_BACKEND_HOOKS = true;
 
 /** How a run ended. `code` is the process exit code hv uses. */
 export type RunOutcome =
@@ -146,7 +167,8 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
     }
     const plan = loaded as BootPlan;
 
-    if (cfg.hyperv) {
+    if (cfg.backend) cfg.backend.setupVm(vm);
+    else if (cfg.hyperv) {
       vm.enableCap(KVM_CAP_X86_USER_SPACE_MSR, [KVM_MSR_EXIT_REASON_FILTER]);
       vm.setMsrFilter(KVM_MSR_FILTER_DEFAULT_ALLOW, [denyMsrRange(HV_X64_MSR_RANGE_FIRST, HV_X64_MSR_RANGE_LAST - HV_X64_MSR_RANGE_FIRST + 1)]);
     }
@@ -155,7 +177,8 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
     const vcpus: Vcpu[] = [];
     for (let i = 0; i < cfg.smp; i++) {
       const v = vm.createVcpu(i);
-      v.setCpuid2(guestCpuid(supported, hvLeaves, i));
+      if (cfg.backend) cfg.backend.setupVcpu(v, i, supported);
+      else v.setCpuid2(guestCpuid(supported, hvLeaves, i));
       vcpus.push(v);
     }
     bootVcpu(vcpus[0], memory, plan);
@@ -171,7 +194,8 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
       return a.buffer;
     });
     const controls = vcpus.map(() => new SharedArrayBuffer(CONTROL_WORDS * 4));
-    const layout = cfg.hyperv ? timerLayout(cfg.hyperv.composition, vcpus.length) : { owners: new Map(), slots: 0 };
+    // KVM serves the synthetic timers itself under another backend: no timer thread then.
+    const layout = cfg.hyperv && !cfg.backend ? timerLayout(cfg.hyperv.composition, vcpus.length) : { owners: new Map(), slots: 0 };
     const timersBuffer = new SharedArrayBuffer(timerBytes(layout));
     const epochMs = performance.timeOrigin + performance.now();
     const tscSample = { tsc: vcpus[0].getMsr(IA32_TSC), ns: (performance.timeOrigin + performance.now() - epochMs) * 1e6 };
@@ -265,6 +289,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           vcpus: vcpus.map((x) => x.handle),
           controls,
           flush,
+          ...(cfg.backend ? { exitModule: cfg.backend.workerModule } : {}),
         };
         w.postMessage(init);
       });

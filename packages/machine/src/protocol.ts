@@ -37,6 +37,8 @@ export interface WorkerInit {
   readonly vcpus: readonly VcpuHandle[];
   /** Every vCPU's control block (RUNNING tells whether a kick is needed). */
   readonly controls: readonly SharedArrayBuffer[];
+  /** Another backend's exit-hook module (see `MachineBackend.workerModule`); absent: the emulator's dispatch. */
+  readonly exitModule?: string;
   /** The shared remote-flush block (`remote_flush.ts`). */
   readonly flush: SharedArrayBuffer;
   /** vCPU 0's guest TSC sampled at host time `ns` (since epoch): estimates other VPs' TSC. */

@@ -23,6 +23,7 @@ import {
   exitReasonName,
   KVM_EXIT_FAIL_ENTRY,
   KVM_EXIT_HLT,
+  KVM_EXIT_HYPERV,
   KVM_EXIT_INTERNAL_ERROR,
   KVM_EXIT_IO,
   KVM_EXIT_IO_OUT,
@@ -40,7 +41,7 @@ import {
   Vcpu,
   Vm,
 } from "@hv/kvm";
-import { CR0_PE, CR0_PG, CR4_PGE, GuestMemory, MsrOutcome, type PartitionEvents, newCpuMode, newHypercallInput, newMsrAccess, StateArena, type VpView } from "@hv/x86";
+import { CR0_PE, CR0_PG, CR4_PGE, type GuestCrashReport, GuestMemory, MsrOutcome, type PartitionEvents, newCpuMode, newHypercallInput, newMsrAccess, StateArena, type VpView } from "@hv/x86";
 import { advertisedIn, arenaEntries, composeSpec, loadRegistry, WorkerPartition, workerDispatch } from "./hv_partition.ts";
 import { Control, EXIT_COUNTERS, type MachineMessage, type WorkerInit, type WorkerMessage } from "./protocol.ts";
 import { registerSnapshot } from "./registers.ts";
@@ -60,6 +61,8 @@ let self_vp: VpView;
 let bus: IoBus;
 let control: Int32Array;
 let ended = false;
+/** Another backend's exit hook (see `MachineBackend`); answers continue, crash, reset or unhandled. */
+let exitHook: ((reason: number) => { kind: string; report?: GuestCrashReport; source?: string }) | undefined;
 const noop = () => {};
 /** hyperv-testdev without a SynIC: commands are accepted and ignored (as writes to an absent device). */
 const NO_SYNIC_TESTDEV: HypervTestDevBackend = {
@@ -160,7 +163,11 @@ async function setup(msg: WorkerInit): Promise<void> {
     );
     self_vp = partition.vp(msg.vcpu.id)!;
     if (c.enlightenments.some((e) => e.name === "synic")) testdev = synicTestDevBackend(partition);
-    dispatch = workerDispatch(c, partition, msg.hypercallPort, (_vp, into) => {
+    if (msg.exitModule) {
+      // Another backend (passthrough): KVM serves Hyper-V; its hook handles KVM_EXIT_HYPERV and friends.
+      const mod = await import(msg.exitModule);
+      exitHook = mod.createExitHook({ vcpu, vm, partition, composition: c });
+    } else dispatch = workerDispatch(c, partition, msg.hypercallPort, (_vp, into) => {
       vcpu.getFpu();
       for (let n = 0; n < 6; n++) for (let w = 0; w < 4; w++) into[n * 4 + w] = vcpu.fpu.xmm(n, w);
     });
@@ -273,6 +280,12 @@ function loop(): void {
     const t0 = performance.now();
     const r = vcpu.run();
     runTime100ns += (performance.now() - t0) * 1e4;
+    if (exitHook !== undefined && (r === KVM_EXIT_HYPERV || r === KVM_EXIT_SYSTEM_EVENT)) {
+      const a = exitHook(r);
+      if (a.kind === "continue") continue;
+      if (a.kind === "crash") return end({ type: "crash", report: a.report! });
+      if (a.kind === "reset") return end({ type: "reset", vcpu: init.vcpu.id, source: a.source ?? "passthrough" });
+    }
     switch (r) {
       case KVM_EXIT_IO:
         io();
