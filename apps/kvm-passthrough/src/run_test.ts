@@ -129,7 +129,7 @@ Deno.test("chooseBackend (--backend auto): passthrough on a Hyper-V kernel, the 
   assert.ok(!k.log().some((l) => l.startsWith("KVM_CREATE_")));
 });
 
-Deno.test("bootOnMachine refuses clearly while @hv/machine has no backend hooks", async () => {
+Deno.test({ name: "bootOnMachine hands the hooks to @hv/machine (which now has them): an unloadable kernel is reported before any backend setup", ignore: !openKvmOrSkip().kvm, fn: async () => {
   const plan = Effect.runSync(preflight(composeProfile("win10"), new SimulatedKvm()));
   const r = await bootOnMachine({
     plan,
@@ -138,9 +138,9 @@ Deno.test("bootOnMachine refuses clearly while @hv/machine has no backend hooks"
     hooks: passthroughMachineBackend(plan),
   });
   assert.equal(r.outcome.kind, "error");
-  assert.equal(r.outcome.code, 70);
-  assert.match((r.outcome as { message: string }).message, /needs MachineConfig\.backend/);
-});
+  assert.equal(r.outcome.code, 2);
+  assert.match((r.outcome as { message: string }).message, /cannot load the kernel/);
+} });
 
 /** The real /dev/kvm service, counting what it creates. */
 class WatchedKvm extends RealKvmService {
