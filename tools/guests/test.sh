@@ -107,11 +107,16 @@ if [ -x build/mockhv ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	mock -s 2 -t 30 build/hello.elf 'smp=2'
 	expect "mockhv hello smp=2: direct 32-bit entry + AP up" has 'ap 1 up'
 	expect "mockhv hello: status 33" rc_is 33
-	mock -s 2 -t 30 build/probe.elf 'guest_os_id=0x0001040A00004F7C profile=all smp=2 crash=1'
+	# periodic=0: mockhv's stimers are one-shot direct-mode only (no periodic re-arm, no message mode).
+	mock -s 2 -t 30 build/probe.elf 'guest_os_id=0x0001040A00004F7C profile=all smp=2 crash=1 periodic=0'
 	expect "mockhv probe all: protocol" probe_protocol_ok
 	expect "mockhv probe all: no failed check" has '"failed":0,'
 	expect "mockhv probe all: crash reported" has 'mockhv: guest crash P0=0xdead'
 	expect "mockhv probe all: status 1 (guest exit 0)" rc_is 1
+	for c in time.bracket_1s ipi.to_other_vp tlbflush.remote_no_stale; do
+		expect "mockhv probe all: $c" check_is "$c" true
+	done
+	expect "mockhv probe all: synic.post.busy_then_eom skipped (no hyperv-testdev)" has '@@hvprobe-skip {"check":"synic.post.busy_then_eom"'
 	mock -t 30 -e vpindex,tlbflush build/probe.elf 'expect=vpindex,tlbflush'
 	expect "mockhv probe minimal: absent checks pass" has '"failed":0,'
 	expect "mockhv probe minimal: xmm-input.absent (#UD in stub)" check_is xmm-input.absent true

@@ -22,6 +22,11 @@
 #define GPA_SIMP (HV_PAGES_BASE + 0x5000)
 #define GPA_SIEFP (HV_PAGES_BASE + 0x6000)
 #define GPA_SELFTEST_PAGE (HV_PAGES_BASE + 0x7000)   /* selftest=1: fake hypercall stubs */
-#define HV_PAGES_END (HV_PAGES_BASE + 0x8000)
+#define GPA_TLB_PD (HV_PAGES_BASE + 0x8000)        /* tlbflush.remote_no_stale: page directory for GVA 4 GiB */
+#define GPA_TLB_PT (HV_PAGES_BASE + 0x9000)        /* its page table */
+#define GPA_TLB_A (HV_PAGES_BASE + 0xA000)         /* the two physical pages the PTE alternates between */
+#define GPA_TLB_B (HV_PAGES_BASE + 0xB000)
+#define TLB_GVA 0x100000000ull                     /* PDPT[4]: outside the 0-4 GiB identity map */
+#define HV_PAGES_END (HV_PAGES_BASE + 0xC000)
 
 #endif

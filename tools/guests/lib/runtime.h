@@ -23,6 +23,9 @@ static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
+static inline void invlpg(const void *p) { __asm__ volatile("invlpg (%0)" ::"r"(p) : "memory"); }
+static inline void mfence(void) { __asm__ volatile("mfence" ::: "memory"); }
+static inline void sti_hlt_cli(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
 static inline void barrier(void) { __asm__ volatile("" ::: "memory"); }
 
 struct cpuid_regs { uint32_t eax, ebx, ecx, edx; };
@@ -179,6 +182,9 @@ void delay_us(uint64_t us);
 
 /* Interrupts (vectors >= 32): counted per vector and EOI'd at the local APIC (0xFF: spurious). */
 extern volatile uint32_t irq_count[256];
+/* Optional per-vector handler, run (on any CPU) before the count and the EOI. */
+typedef void (*irq_hook_t)(uint32_t vector);
+extern irq_hook_t irq_hook[256];
 void idt_load(void);
 
 /* ---------------------------------------------------------------- local APIC and SMP */
@@ -186,6 +192,7 @@ bool apic_is_x2apic(void);
 uint32_t apic_id(void);
 void apic_enable(void);              /* software-enable (SVR = 0x1FF) */
 void apic_eoi(void);
+void apic_timer_periodic(uint8_t vector, uint32_t count);   /* count 0 stops; a wake-up source for hlt */
 void apic_send_ipi(uint32_t dest, uint32_t icr_low);   /* dest: APIC id (ignored with shorthands) */
 
 typedef void (*ap_fn_t)(uint32_t index);         /* index 1..n-1; the BSP is 0 */

@@ -50,6 +50,13 @@ uint32_t apic_id(void)
 }
 void apic_enable(void) { apic_write(APIC_SVR, 0x1FF); }
 void apic_eoi(void) { apic_write(APIC_EOI, 0); }
+/* Local APIC timer: periodic on `vector` every `count` bus clocks (divide by 1); count 0 stops it. */
+void apic_timer_periodic(uint8_t vector, uint32_t count)
+{
+	apic_write(0x3E0, 0xB);                                   /* divide configuration: by 1 */
+	apic_write(0x320, count ? (1u << 17) | vector : 1u << 16);   /* LVT timer: periodic, or masked */
+	apic_write(0x380, count);                                 /* initial count (0 stops) */
+}
 
 void apic_send_ipi(uint32_t dest, uint32_t icr_low)
 {

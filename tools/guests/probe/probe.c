@@ -16,6 +16,7 @@ static uint64_t opt_smp = 1;
 static uint64_t opt_crash = 0;
 static uint64_t opt_clock_ms = 100;
 static uint64_t opt_hv = 1;
+static uint64_t opt_periodic = 1;
 static char opt_vendor[16] = "Microsoft Hv";
 static char opt_expect[512];
 static bool have_expect;
@@ -743,6 +744,319 @@ static void sec_reset(void)
 	check("reset.read_zero", "reset", !r && v == 0, "RDMSR RESET = 0", "RESET=%s", MV(r, v));
 }
 
+/* ------------------------------------------------------------------ status codes and messages used below */
+#ifndef HV_STATUS_INVALID_CONNECTION_ID
+#define HV_STATUS_INVALID_CONNECTION_ID 0x12u
+#endif
+#ifndef HV_STATUS_INSUFFICIENT_BUFFERS
+#define HV_STATUS_INSUFFICIENT_BUFFERS 0x13u
+#endif
+#ifndef HV_STATUS_INVALID_PORT_ID
+#define HV_STATUS_INVALID_PORT_ID 0x11u
+#endif
+#define HVMSG_TIMER_EXPIRED_ 0x80000010u
+#define HV_REF_PER_SEC 10000000ull          /* TIME_REF_COUNT ticks (100 ns) per second */
+#define TESTDEV_PORT 0x3000                 /* QEMU hyperv-testdev: conn<<24 | ctl<<16 | vp<<8 | sint */
+#define TESTDEV_MSG_CONN_CREATE 4
+#define TESTDEV_MSG_CONN_DESTROY 5
+#define TESTDEV_EVT_CONN_CREATE 6
+#define TESTDEV_EVT_CONN_DESTROY 7
+
+/* One SIMP slot (256 bytes): header, then the payload. */
+struct hv_msg {
+	volatile uint32_t type;
+	volatile uint8_t payload_size, flags;   /* flags bit 0: msg_pending */
+	uint16_t reserved;
+	volatile uint64_t sender;
+	volatile uint64_t payload[30];
+};
+static struct hv_msg *simp_slot(uint32_t sint) { return (struct hv_msg *)(uint64_t)(GPA_SIMP + sint * 256); }
+
+static bool ref_now(uint64_t *t) { return rdmsr_safe(HV_X64_MSR_TIME_REF_COUNT, t) == 0; }
+
+/* Interrupt windows with IF=1 on the BSP, bounded in TSC cycles. */
+static void sti_window(uint64_t cycles)
+{
+	uint64_t t0 = rdtsc();
+	sti();
+	while (rdtsc() - t0 < cycles) cpu_relax();
+	cli();
+}
+
+/* Makes sure SCONTROL.enable is set and SIMP (and optionally SIEFP) point at zeroed pages. */
+static bool synic_on(bool siefp)
+{
+	uint64_t sc = 0;
+	if (rdmsr_safe(HV_X64_MSR_SCONTROL, &sc) || wrmsr_safe(HV_X64_MSR_SCONTROL, sc | 1)) return false;
+	memset((void *)(uint64_t)GPA_SIMP, 0, 4096);
+	if (wrmsr_safe(HV_X64_MSR_SIMP, GPA_SIMP | 1)) return false;
+	if (siefp) {
+		memset((void *)(uint64_t)GPA_SIEFP, 0, 4096);
+		if (wrmsr_safe(HV_X64_MSR_SIEFP, GPA_SIEFP | 1)) return false;
+	}
+	return true;
+}
+static void synic_off(void)
+{
+	wrmsr_safe(HV_X64_MSR_SIMP, 0);
+	wrmsr_safe(HV_X64_MSR_SIEFP, 0);
+}
+
+/* ------------------------------------------------------------------ stimer: 1 ms periodic, message and direct */
+#define ST_SINT 2
+#define ST_MSG_VEC 0x50
+#define ST_DIRECT_VEC 0x51
+static volatile uint64_t st_msgs, st_bad, st_bad_type, st_late_max, st_late_sum, st_prev_exp, st_skipped;
+
+/* Message-mode handler: consume the HVMSG_TIMER_EXPIRED in the slot, free it, then EOM. */
+static void stimer_msg_hook(uint32_t vec)
+{
+	struct hv_msg *m = simp_slot(ST_SINT);
+	uint32_t type = m->type;
+	if (type == HVMSG_TIMER_EXPIRED_) {
+		uint32_t idx = (uint32_t)m->payload[0];
+		uint64_t exp = m->payload[1], del = m->payload[2];
+		st_msgs++;
+		if (idx != 0) st_bad++;
+		if (st_prev_exp && exp > st_prev_exp + 10000) st_skipped += (exp - st_prev_exp) / 10000 - 1;
+		st_prev_exp = exp;
+		uint64_t late = del > exp ? del - exp : 0;
+		st_late_sum += late;
+		if (late > st_late_max) st_late_max = late;
+	} else {
+		st_bad_type = type ? type : 0xFFFFFFFFu;   /* an interrupt without a timer message */
+	}
+	m->type = 0;
+	mfence();
+	wrmsr_safe(HV_X64_MSR_EOM, 0);
+}
+
+static void stimer_periodic(bool direct)
+{
+	const char *id = direct ? "stimer.periodic_1ms.direct" : "stimer.periodic_1ms.message";
+	const char *enl = direct ? "stimer-direct" : "stimer";
+	uint8_t vec = direct ? ST_DIRECT_VEC : ST_MSG_VEC;
+	if (!direct && !advertised("synic")) {
+		skip(id, enl, "message mode needs synic (SIMP, SINTx)");
+		return;
+	}
+	if (!direct && !synic_on(false)) {
+		skip(id, enl, "could not enable SCONTROL/SIMP");
+		return;
+	}
+	apic_enable();
+	st_msgs = st_bad = st_bad_type = st_late_max = st_late_sum = st_prev_exp = st_skipped = 0;
+	irq_count[vec] = 0;
+	uint64_t cfg = HvStimerConfig_enable | HvStimerConfig_periodic;
+	int ws = 0;
+	if (direct) {
+		cfg |= HvStimerConfig_direct_mode | ((uint64_t)vec << HvStimerConfig_apic_vector_shift);
+	} else {
+		irq_hook[vec] = stimer_msg_hook;
+		ws = wrmsr_safe(hvMsrSint(ST_SINT), vec);   /* unmasked, no auto-EOI */
+		cfg |= (uint64_t)ST_SINT << HvStimerConfig_sintx_shift;
+	}
+	int w1 = wrmsr_safe(HV_X64_MSR_STIMER0_COUNT, 10000);   /* period 1 ms in 100 ns units */
+	int w2 = wrmsr_safe(HV_X64_MSR_STIMER0_CONFIG, cfg);
+	/* Warm up (~20 expiries or 200 ms), then count over one second of reference time. */
+	uint64_t t0 = rdtsc();
+	sti();
+	while (irq_count[vec] < 20 && rdtsc() - t0 < rt_tsc_hz / 5) cpu_relax();
+	cli();
+	uint64_t r0 = 0, r1 = 0, now = 0;
+	bool rok = ref_now(&r0);
+	uint32_t c0 = irq_count[vec];
+	uint64_t m0 = st_msgs;
+	uint64_t sk0 = st_skipped;
+	t0 = rdtsc();
+	sti();
+	/* Halt between interrupts rather than spin on TIME_REF_COUNT (an exit to the VMM per read, and a
+	 * busy vCPU thread competing with the VMM's timer on a small host); the local APIC timer (vector
+	 * 0x5F, every ~10 ms) bounds every hlt. The window itself is measured in reference time. */
+	cli();
+	apic_timer_periodic(0x5F, 10000000);
+	while (rok && rdtsc() - t0 < rt_tsc_hz) sti_hlt_cli();
+	apic_timer_periodic(0x5F, 0);
+	sti();
+	while (rok && ref_now(&now) && now - r0 < HV_REF_PER_SEC && rdtsc() - t0 < 3 * rt_tsc_hz) cpu_relax();
+	cli();
+	rok = rok && ref_now(&r1);
+	uint32_t c1 = irq_count[vec];
+	uint64_t m1 = st_msgs, sk1 = st_skipped;
+	uint64_t cfg_run = 0;
+	rdmsr_safe(HV_X64_MSR_STIMER0_CONFIG, &cfg_run);
+	wrmsr_safe(HV_X64_MSR_STIMER0_CONFIG, 0);
+	wrmsr_safe(HV_X64_MSR_STIMER0_COUNT, 0);
+	sti_window(rt_tsc_hz / 200);   /* drain an expiry already in flight */
+	if (!direct) {
+		wrmsr_safe(hvMsrSint(ST_SINT), HV_SYNIC_SINT_RESET);
+		synic_off();
+		irq_hook[vec] = 0;
+	}
+	uint64_t win = r1 - r0, n = c1 - c0, msgs = m1 - m0;
+	uint64_t expect_n = rok ? win / 10000 : 0;
+	bool ok = !ws && !w1 && !w2 && rok && expect_n && absdiff(n, expect_n) * 50 <= expect_n &&
+		  absdiff(muldiv(n, HV_REF_PER_SEC, win ? win : 1), 1000) <= 20;
+	if (!direct) ok = ok && msgs == n && !st_bad && !st_bad_type;
+	char extra[240] = "";
+	if (!direct)
+		snprintf(extra, sizeof extra, ", timer messages=%lu bad_index=%lu non-timer slot=0x%lx, periods skipped "
+			 "(expiration_time gaps)=%lu, delivery-expiration avg=%lu max=%lu (x100ns)",
+			 msgs, st_bad, st_bad_type, sk1 - sk0, st_msgs ? st_late_sum / st_msgs : 0, st_late_max);
+	check(id, enl, ok,
+	      direct ? "STIMER0 periodic 1 ms, direct mode (vector 0x51 via the IDT, EOI at the local APIC): 1000 +/- 2% "
+		       "expiries per second of reference time"
+		     : "STIMER0 periodic 1 ms, message mode (SINT2 vector 0x50, HVMSG_TIMER_EXPIRED in the SIMP slot, "
+		       "handler clears the slot + EOM): 1000 +/- 2% expiries per second of reference time",
+	      "SINT wr %s, COUNT wr %s, CONFIG=0x%lx wr %s (read 0x%lx while running); %lu interrupts over %lu x100ns "
+	      "(expected %lu, %lu/s)%s",
+	      fault_name(ws), fault_name(w1), cfg, fault_name(w2), cfg_run, n, win, expect_n,
+	      win ? muldiv(n, HV_REF_PER_SEC, win) : 0, extra);
+}
+
+/* ------------------------------------------------------------------ synic: HvPostMessage / HvSignalEvent via hyperv-testdev */
+#define POST_SINT 3
+#define POST_VEC 0x52
+#define POST_CONN 0x21
+#define EVT_SINT 4
+#define EVT_VEC 0x53
+#define EVT_CONN 0x22
+
+static uint64_t post_message(uint32_t conn, uint32_t type, uint64_t word, int *fault)
+{
+	uint64_t *in = hc_in(), rax = 0;
+	in[0] = conn;                                   /* connection_id, reserved */
+	in[1] = type | ((uint64_t)8 << 32);             /* message_type, payload_size = 8 */
+	in[2] = word;
+	*fault = hypercall_safe(ctl(HvCallPostMessage, false, 0, 0, 0), GPA_HCALL_INPUT, 0, &rax);
+	return rax;
+}
+
+static void synic_post_signal(void)
+{
+	bool post = F_B & HvPrivilegeEbx_PostMessages, sig = F_B & HvPrivilegeEbx_SignalEvents;
+	if (!hc_ok || !post) {
+		skip("synic.post.busy_then_eom", "synic", !hc_ok ? "no usable hypercall page" : "3.EBX[4] PostMessages clear");
+	}
+	if (!hc_ok || !sig) {
+		skip("synic.signal_event", "synic", !hc_ok ? "no usable hypercall page" : "3.EBX[5] SignalEvents clear");
+	}
+	if (!hc_ok || (!post && !sig)) return;
+	if (!synic_on(true)) {
+		if (post) skip("synic.post.busy_then_eom", "synic", "could not enable SCONTROL/SIMP/SIEFP");
+		if (sig) skip("synic.signal_event", "synic", "could not enable SCONTROL/SIMP/SIEFP");
+		return;
+	}
+	apic_enable();
+	uint32_t vp = (uint32_t)bsp_vp_index;
+	if (post) {
+		wrmsr_safe(hvMsrSint(POST_SINT), POST_VEC);
+		outl(TESTDEV_PORT, (uint32_t)POST_CONN << 24 | TESTDEV_MSG_CONN_CREATE << 16 | vp << 8 | POST_SINT);
+		struct hv_msg *m = simp_slot(POST_SINT);
+		irq_count[POST_VEC] = 0;
+		int f1, f2;
+		uint64_t t0 = rdtsc();
+		uint64_t r1 = post_message(POST_CONN, 0x4242, 0x1111111111111111ull, &f1);
+		uint64_t c_post = rdtsc() - t0;
+		/* The testdev path may deliver asynchronously: wait (bounded) for the first message. */
+		t0 = rdtsc();
+		while (m->type != 0x4242 && rdtsc() - t0 < rt_tsc_hz / 10) cpu_relax();
+		uint32_t type1 = m->type;
+		uint64_t pay1 = m->payload[0];
+		sti_window(rt_tsc_hz / 100);   /* take the SINT (counted, EOI'd; the slot stays busy) */
+		uint32_t irq1 = irq_count[POST_VEC];
+		if (!f1 && (hv_status(r1) == HV_STATUS_INVALID_CONNECTION_ID || hv_status(r1) == HV_STATUS_INVALID_HYPERCALL_CODE)) {
+			char why[96];
+			snprintf(why, sizeof why, "HvPostMessage -> status 0x%x: no hyperv-testdev message connection at port 0x3000",
+				 hv_status(r1));
+			skip("synic.post.busy_then_eom", "synic", why);
+		} else {
+			uint64_t r2 = post_message(POST_CONN, 0x4243, 0x2222222222222222ull, &f2);
+			t0 = rdtsc();
+			while (!(m->flags & 1) && hv_status(r2) == HV_STATUS_SUCCESS && rdtsc() - t0 < rt_tsc_hz / 10) cpu_relax();
+			uint8_t flags_busy = m->flags;
+			uint32_t type_busy = m->type;
+			m->type = 0;
+			mfence();
+			int we = wrmsr_safe(HV_X64_MSR_EOM, 0);
+			bool requeue = !f2 && hv_status(r2) == HV_STATUS_INSUFFICIENT_BUFFERS;
+			uint64_t r3 = 0;
+			int f3 = 0;
+			if (requeue) r3 = post_message(POST_CONN, 0x4243, 0x2222222222222222ull, &f3);   /* retry after EOM */
+			t0 = rdtsc();
+			while (m->type != 0x4243 && rdtsc() - t0 < rt_tsc_hz / 10) cpu_relax();
+			uint32_t type2 = m->type;
+			uint64_t pay2 = m->payload[0];
+			sti_window(rt_tsc_hz / 100);
+			uint32_t irq2 = irq_count[POST_VEC];
+			bool ok = !f1 && hv_status(r1) == HV_STATUS_SUCCESS && type1 == 0x4242 && pay1 == 0x1111111111111111ull &&
+				  irq1 == 1 && !f2 && type_busy == 0x4242 &&
+				  ((hv_status(r2) == HV_STATUS_SUCCESS && (flags_busy & 1)) ||
+				   (requeue && !f3 && hv_status(r3) == HV_STATUS_SUCCESS)) &&
+				  !we && type2 == 0x4243 && pay2 == 0x2222222222222222ull && irq2 == 2;
+			check_cost("synic.post.busy_then_eom", "synic", ok,
+				   "HvPostMessage (0x5C) via testdev connection to (this VP, SINT3): 1st delivered + SINT; 2nd "
+				   "to the busy slot -> 0 with msg_pending set (or 0x13 and accepted after EOM); clear slot + "
+				   "EOM -> 2nd delivered + SINT (cycles: one HvPostMessage)",
+				   (int64_t)c_post, -1,
+				   "1st %s slot type=0x%x payload=0x%lx irqs=%u; 2nd %s slot type=0x%x flags=0x%x; EOM %s%s%s; "
+				   "after EOM slot type=0x%x payload=0x%lx irqs=%u",
+				   HCD(f1, r1), type1, pay1, irq1, HCD(f2, r2), type_busy, flags_busy, fault_name(we),
+				   requeue ? ", re-post " : "", requeue ? HCD(f3, r3) : "", type2, pay2, irq2);
+		}
+		m->type = 0;
+		wrmsr_safe(HV_X64_MSR_EOM, 0);
+		outl(TESTDEV_PORT, (uint32_t)POST_CONN << 24 | TESTDEV_MSG_CONN_DESTROY << 16);
+		wrmsr_safe(hvMsrSint(POST_SINT), HV_SYNIC_SINT_RESET);
+	}
+	if (sig) {
+		wrmsr_safe(hvMsrSint(EVT_SINT), EVT_VEC);
+		outl(TESTDEV_PORT, (uint32_t)EVT_CONN << 24 | TESTDEV_EVT_CONN_CREATE << 16 | vp << 8 | EVT_SINT);
+		volatile uint8_t *flags = (volatile uint8_t *)(uint64_t)(GPA_SIEFP + EVT_SINT * 256);
+		uint8_t bit = 1u << (EVT_CONN & 7);
+		irq_count[EVT_VEC] = 0;
+		uint64_t ra, rb, rc, c_sig = 0;
+		uint64_t t0 = rdtsc();
+		int fa = hypercall_safe(ctl(HvCallSignalEvent, true, 0, 0, 0), EVT_CONN, 0, &ra);
+		c_sig = rdtsc() - t0;
+		t0 = rdtsc();
+		while (!(flags[EVT_CONN / 8] & bit) && rdtsc() - t0 < rt_tsc_hz / 10) cpu_relax();
+		uint8_t fl1 = flags[EVT_CONN / 8];
+		sti_window(rt_tsc_hz / 100);
+		uint32_t i1 = irq_count[EVT_VEC];
+		if (!fa && (hv_status(ra) == HV_STATUS_INVALID_CONNECTION_ID || hv_status(ra) == HV_STATUS_INVALID_PORT_ID ||
+			    hv_status(ra) == HV_STATUS_INVALID_HYPERCALL_CODE)) {
+			char why[96];
+			snprintf(why, sizeof why, "HvSignalEvent -> status 0x%x: no hyperv-testdev event connection at port 0x3000",
+				 hv_status(ra));
+			skip("synic.signal_event", "synic", why);
+		} else {
+			int fb = hypercall_safe(ctl(HvCallSignalEvent, true, 0, 0, 0), EVT_CONN, 0, &rb);   /* flag still set */
+			sti_window(rt_tsc_hz / 100);
+			uint32_t i2 = irq_count[EVT_VEC];
+			__atomic_and_fetch(&flags[EVT_CONN / 8], (uint8_t)~bit, __ATOMIC_SEQ_CST);
+			wrmsr_safe(HV_X64_MSR_EOM, 0);
+			int fc = hypercall_safe(ctl(HvCallSignalEvent, true, 0, 0, 0), EVT_CONN, 0, &rc);   /* 0 -> 1 again */
+			t0 = rdtsc();
+			while (!(flags[EVT_CONN / 8] & bit) && rdtsc() - t0 < rt_tsc_hz / 10) cpu_relax();
+			uint8_t fl3 = flags[EVT_CONN / 8];
+			sti_window(rt_tsc_hz / 100);
+			uint32_t i3 = irq_count[EVT_VEC];
+			bool ok = !fa && hv_status(ra) == 0 && (fl1 & bit) && i1 == 1 && !fb && hv_status(rb) == 0 && i2 == 1 &&
+				  !fc && hv_status(rc) == 0 && (fl3 & bit) && i3 == 2;
+			check_cost("synic.signal_event", "synic", ok,
+				   "HvSignalEvent (0x5D, fast) on a testdev event connection (this VP, SINT4, flag 0x22): sets "
+				   "the SIEFP flag and raises the SINT only on 0->1 (signal, signal again, clear, signal: 1, 1, 2 "
+				   "interrupts) (cycles: one HvSignalEvent)",
+				   (int64_t)c_sig, -1, "1st %s flag byte=0x%x irqs=%u; 2nd (flag set) %s irqs=%u; after clear: %s flag byte=0x%x irqs=%u",
+				   HCD(fa, ra), fl1, i1, HCD(fb, rb), i2, HCD(fc, rc), fl3, i3);
+		}
+		outl(TESTDEV_PORT, (uint32_t)EVT_CONN << 24 | TESTDEV_EVT_CONN_DESTROY << 16);
+		wrmsr_safe(hvMsrSint(EVT_SINT), HV_SYNIC_SINT_RESET);
+	}
+	synic_off();
+}
+
 /* ------------------------------------------------------------------ synic */
 static void sec_synic(void)
 {
@@ -780,6 +1094,7 @@ static void sec_synic(void)
 	msr_rw("synic.siefp.rw", "synic", HV_X64_MSR_SIEFP, GPA_SIEFP | 1, ~0ull, 0, "WRMSR SIEFP=gpa|1 reads back");
 	int w = wrmsr_safe(HV_X64_MSR_EOM, 0);
 	check("synic.eom.write", "synic", !w, "WRMSR EOM=0 -> no #GP", "WRMSR EOM -> %s", fault_name(w));
+	synic_post_signal();
 }
 
 /* ------------------------------------------------------------------ stimer, stimer-direct */
@@ -815,6 +1130,10 @@ static void sec_stimer(void)
 					      fault_name(w), MV(r, rb));
 		}
 		check("stimer.count.rw", "stimer", ok, "STIMERn_COUNT (n=0..3) reads back (timer disabled)", "%s", saw);
+		/* Message mode runs with periodic=2 only, until hv's stimer stops dropping ticks when its
+		 * timer thread wakes late (tools/guests/README.md, "known issues"). */
+		if (opt_periodic >= 2) stimer_periodic(false);
+		else skip("stimer.periodic_1ms.message", "stimer", opt_periodic ? "message mode needs periodic=2 (known hv issue)" : "periodic=0 on the command line");
 	}
 
 	uint64_t direct_cfg = HvStimerConfig_direct_mode | (0xEDull << HvStimerConfig_apic_vector_shift);
@@ -847,6 +1166,8 @@ static void sec_stimer(void)
 	      "CONFIG=0x1ED9, COUNT=now+1ms: exactly one interrupt on vector 0xED, then enable clears (one-shot)",
 	      "CONFIG wr %s, COUNT wr %s, interrupts=%u, CONFIG after=%s", fault_name(w1), fault_name(w2), got,
 	      MV(r, cfg_after));
+	if (opt_periodic) stimer_periodic(true);
+	else skip("stimer.periodic_1ms.direct", "stimer-direct", "periodic=0 on the command line");
 }
 
 /* ------------------------------------------------------------------ crash */
@@ -1068,6 +1389,277 @@ static volatile uint64_t ap_vp[MAX_APS + 1], ap_ref[MAX_APS + 1];
 static volatile int ap_vp_rc[MAX_APS + 1], ap_ref_rc[MAX_APS + 1];
 static volatile uint32_t ap_apic[MAX_APS + 1];
 
+/* ------------------------------------------------------------------ multi-VP checks: AP 1 runs commands */
+enum { AP_CMD_BRACKET = 1, AP_CMD_IRQ_WINDOW, AP_CMD_TLB_READ };
+static volatile uint32_t ap_cmd, ap_cmd_seq, ap_ack_seq, ap_ready, ap_in_window;
+static volatile uint32_t ap_stop;
+static volatile uint64_t tlb_phase, ap_tlb_seen, ap_tlb_reads, ap_tlb_stale, ap_tlb_discard, ap_tlb_val[2];
+static volatile uint64_t ap_tlb_stale_phase, ap_tlb_stale_val;
+#define TLB_VAL_A 0xAAAAAAAA00000000ull
+#define TLB_VAL_B 0xBBBBBBBB00000000ull
+
+struct bracket_res { uint64_t iters, bad, back, faults, c_page, c_msr, elapsed; int timeout; uint64_t m1, p, m2; };
+static struct bracket_res bres[2];   /* [0] BSP, [1] AP 1 */
+
+/* ~dur x100ns of msr1 <= page <= msr2 rounds; bounded by 4 s of TSC. */
+static void bracket_loop(struct bracket_res *r, uint64_t dur)
+{
+	memset(r, 0, sizeof *r);
+	uint64_t start = 0, prev_p = 0, prev_m = 0, sp = 0, sm = 0, lim = 4 * rt_tsc_hz, t_start = rdtsc();
+	if (!ref_now(&start)) { r->faults = 1; return; }
+	prev_m = start;
+	for (;;) {
+		uint64_t m1 = 0, m2 = 0, p = 0;
+		int e1 = rdmsr_safe(HV_X64_MSR_TIME_REF_COUNT, &m1);
+		uint64_t ta = rdtsc();
+		bool pv = tsc_page_read(&p);
+		uint64_t tb = rdtsc();
+		int e2 = rdmsr_safe(HV_X64_MSR_TIME_REF_COUNT, &m2);
+		uint64_t tc = rdtsc();
+		r->iters++;
+		sp += tb - ta;
+		sm += tc - tb;
+		if (e1 || e2 || !pv) {
+			r->faults++;
+		} else {
+			if ((m1 > p || p > m2) && !r->bad++) { r->m1 = m1; r->p = p; r->m2 = m2; }
+			if (p < prev_p || m1 < prev_m) r->back++;
+			prev_p = p;
+			prev_m = m2;
+			if (m2 - start >= dur) { r->elapsed = m2 - start; break; }
+		}
+		if (tc - t_start > lim) { r->timeout = 1; r->elapsed = prev_m - start; break; }
+	}
+	r->c_page = sp / r->iters;
+	r->c_msr = sm / r->iters;
+}
+
+static void ap_tlb_read(void)
+{
+	volatile uint64_t *g = (volatile uint64_t *)TLB_GVA;
+	uint64_t t0 = rdtsc();
+	while (!ap_stop && rdtsc() - t0 < 20 * rt_tsc_hz) {
+		uint64_t p1 = tlb_phase;
+		if (p1 & 1) { cpu_relax(); continue; }
+		mfence();
+		uint64_t v = *g;
+		mfence();
+		uint64_t p2 = tlb_phase;
+		ap_tlb_reads++;
+		if (p1 != p2) { ap_tlb_discard++; continue; }
+		uint64_t want = (p1 / 2) & 1 ? TLB_VAL_B : TLB_VAL_A;
+		if (v == want) {
+			ap_tlb_val[(p1 / 2) & 1]++;
+		} else if (!ap_tlb_stale++) {
+			ap_tlb_stale_phase = p1;
+			ap_tlb_stale_val = v;
+		}
+		ap_tlb_seen = p1;
+	}
+}
+
+/* AP 1 after its first report: a command loop (interrupts off except in IRQ windows). It never
+ * returns; the BSP ends the VM. Every loop is bounded, so a lost BSP cannot wedge it in IF=1. */
+static void ap_loop(void)
+{
+	uint32_t seen = 0;
+	for (;;) {
+		uint32_t s = ap_cmd_seq;
+		if (s == seen) { cpu_relax(); continue; }
+		seen = s;
+		switch (ap_cmd) {
+		case AP_CMD_BRACKET: bracket_loop(&bres[1], HV_REF_PER_SEC); break;
+		case AP_CMD_IRQ_WINDOW: {
+			uint64_t t0 = rdtsc();
+			sti();
+			ap_in_window = 1;
+			while (!ap_stop && rdtsc() - t0 < 2 * rt_tsc_hz) cpu_relax();
+			cli();
+			ap_in_window = 0;
+			break;
+		}
+		case AP_CMD_TLB_READ: ap_tlb_read(); break;
+		}
+		__atomic_store_n(&ap_ack_seq, s, __ATOMIC_RELEASE);
+	}
+}
+static void ap_post(uint32_t cmd)
+{
+	ap_stop = 0;
+	ap_cmd = cmd;
+	__atomic_add_fetch(&ap_cmd_seq, 1, __ATOMIC_SEQ_CST);
+}
+static bool ap_wait(uint64_t cycles)
+{
+	uint64_t t0 = rdtsc();
+	while (ap_ack_seq != ap_cmd_seq && rdtsc() - t0 < cycles) cpu_relax();
+	return ap_ack_seq == ap_cmd_seq;
+}
+
+static void smp_bracket(void)
+{
+	if (!tsc_page_on || !(F_A & HvPrivilegeEax_AccessPartitionReferenceCounter)) {
+		skip("time.bracket_1s", "time", "needs a valid reference TSC page and TIME_REF_COUNT");
+		return;
+	}
+	ap_post(AP_CMD_BRACKET);
+	bracket_loop(&bres[0], HV_REF_PER_SEC);
+	bool done = ap_wait(3 * rt_tsc_hz);
+	bool ok = done;
+	char saw[600];
+	size_t k = 0;
+	for (int i = 0; i < 2; i++) {
+		struct bracket_res *r = &bres[i];
+		if (i == 1 && !done) { k += (size_t)snprintf(saw + k, sizeof saw - k, "; ap1: no result within 3 s"); break; }
+		if (!r->iters || r->bad || r->back || r->faults || r->timeout || r->elapsed < HV_REF_PER_SEC) ok = false;
+		k += (size_t)snprintf(saw + k, sizeof saw - k,
+				      "%s%s: %lu rounds over %lu x100ns, out-of-bracket=%lu backward=%lu faults=%lu%s", i ? "; " : "",
+				      i ? "ap1" : "bsp", r->iters, r->elapsed, r->bad, r->back, r->faults, r->timeout ? " TIMEOUT" : "");
+		if (r->bad) k += (size_t)snprintf(saw + k, sizeof saw - k, " (first: msr1=%lu page=%lu msr2=%lu)", r->m1, r->p, r->m2);
+	}
+	check_cost("time.bracket_1s", "time", ok,
+		   "on both VPs at once for 1 s of reference time: msr1 <= page <= msr2 every round, neither clock steps back "
+		   "(cycles: page read; ref: RDMSR TIME_REF_COUNT, BSP averages)",
+		   (int64_t)bres[0].c_page, (int64_t)bres[0].c_msr, "%s", saw);
+}
+
+static uint64_t c_ipi_roundtrip;   /* ICR IPI to AP 1 until it counted the interrupt (for tlbflush's ref) */
+
+static void smp_ipi(uint32_t ap_vp, uint32_t ap_apic_id)
+{
+	if (!hc_ok || !advertised("ipi") || ap_vp >= 64) {
+		skip("ipi.to_other_vp", "ipi", !hc_ok ? "no usable hypercall page" : ap_vp >= 64 ? "AP VP index >= 64" : "ipi not advertised");
+		return;
+	}
+	const uint8_t V = 0x42, R = 0x43;
+	irq_count[V] = irq_count[R] = 0;
+	ap_post(AP_CMD_IRQ_WINDOW);
+	uint64_t t0 = rdtsc(), rax = 0;
+	while (!ap_in_window && rdtsc() - t0 < rt_tsc_hz / 10) cpu_relax();
+	bool in_win = ap_in_window;
+	t0 = rdtsc();
+	int f = hypercall_safe(ctl(HvCallSendSyntheticClusterIpi, true, 0, 0, 0), V, 1ull << ap_vp, &rax);
+	uint64_t c_hc = rdtsc() - t0;
+	while (irq_count[V] < 1 && rdtsc() - t0 < rt_tsc_hz / 10) cpu_relax();
+	uint64_t rt_hc = rdtsc() - t0;
+	delay_us(10000);   /* a duplicate would show up here */
+	uint32_t got = irq_count[V];
+	/* Non-enlightened equivalent: a fixed IPI through the local APIC ICR. */
+	t0 = rdtsc();
+	apic_send_ipi(ap_apic_id, 0x4000 | R);
+	uint64_t c_icr = rdtsc() - t0;
+	while (irq_count[R] < 1 && rdtsc() - t0 < rt_tsc_hz / 10) cpu_relax();
+	c_ipi_roundtrip = rdtsc() - t0;
+	uint32_t got_r = irq_count[R];
+	ap_stop = 1;
+	bool done = ap_wait(rt_tsc_hz);
+	sti_window(rt_tsc_hz / 500);   /* anything misrouted to the BSP arrives here */
+	uint32_t bsp_extra = irq_count[V] - got;
+	check_cost("ipi.to_other_vp", "ipi", in_win && done && !f && hv_status(rax) == HV_STATUS_SUCCESS && got == 1 && !bsp_extra,
+		   "HvCallSendSyntheticClusterIpi (fast, vector 0x42, mask 1<<AP's VP_INDEX) -> 0 and exactly +1 interrupt at "
+		   "the AP, none at the BSP (cycles: the hypercall; ref: fixed IPI by an ICR write)",
+		   (int64_t)c_hc, (int64_t)c_icr,
+		   "%s, AP(vp %u, apic %u) interrupts=%u (round trip %lu cycles), BSP interrupts=%u; ICR IPI: AP interrupts=%u "
+		   "(round trip %lu cycles)%s",
+		   HCD(f, rax), ap_vp, ap_apic_id, got, rt_hc, bsp_extra, got_r, c_ipi_roundtrip,
+		   in_win && done ? "" : " (AP did not enter/leave its interrupt window)");
+}
+
+static void smp_tlbflush(uint32_t ap_vp)
+{
+	const char *id = "tlbflush.remote_no_stale";
+	if (!hc_ok || !advertised("tlbflush") || ap_vp >= 64 || bsp_vp_index >= 64) {
+		skip(id, "tlbflush", !hc_ok ? "no usable hypercall page" : "tlbflush not advertised or VP index >= 64");
+		return;
+	}
+	uint64_t *pml4 = (uint64_t *)(read_cr3() & ~0xFFFull);
+	uint64_t *pdpt = (uint64_t *)(pml4[0] & 0x000FFFFFFFFFF000ull);
+	if (pdpt[4] & 1) {
+		skip(id, "tlbflush", "PDPT[4] (GVA 4 GiB) already in use");
+		return;
+	}
+	uint64_t *pd = (uint64_t *)(uint64_t)GPA_TLB_PD, *pt = (uint64_t *)(uint64_t)GPA_TLB_PT;
+	uint64_t *pa = (uint64_t *)(uint64_t)GPA_TLB_A, *pb = (uint64_t *)(uint64_t)GPA_TLB_B;
+	memset(pd, 0, 4096);
+	memset(pt, 0, 4096);
+	for (int i = 0; i < 512; i++) { pa[i] = TLB_VAL_A; pb[i] = TLB_VAL_B; }
+	pt[0] = GPA_TLB_A | 3;
+	pd[0] = GPA_TLB_PT | 3;
+	mfence();
+	pdpt[4] = GPA_TLB_PD | 3;
+	mfence();
+	invlpg((void *)TLB_GVA);
+	uint64_t first = *(volatile uint64_t *)TLB_GVA;
+	tlb_phase = 0;
+	ap_tlb_seen = ~0ull;
+	ap_tlb_reads = ap_tlb_stale = ap_tlb_discard = ap_tlb_val[0] = ap_tlb_val[1] = 0;
+	ap_post(AP_CMD_TLB_READ);
+	uint64_t t0 = rdtsc();
+	while (ap_tlb_reads < 100 && rdtsc() - t0 < rt_tsc_hz) cpu_relax();
+	uint64_t mask = (1ull << ap_vp) | (1ull << bsp_vp_index);
+	unsigned swaps = 0, bad_status = 0, no_read = 0, last_status = 0;
+	uint64_t c_sum = 0;
+	for (unsigned k = 1; k <= 100; k++) {
+		tlb_phase = 2 * k - 1;
+		mfence();
+		pt[0] = (k & 1 ? GPA_TLB_B : GPA_TLB_A) | 3;
+		mfence();
+		uint64_t *in = hc_in(), rax = 0;
+		in[0] = read_cr3() & ~0xFFFull; in[1] = 0; in[2] = mask;
+		uint64_t t1 = rdtsc();
+		int f = hypercall_safe(ctl(HvCallFlushVirtualAddressSpace, false, 0, 0, 0), GPA_HCALL_INPUT, 0, &rax);
+		c_sum += rdtsc() - t1;
+		if (f || hv_status(rax) != HV_STATUS_SUCCESS) { bad_status++; last_status = f ? 0x10000 | (unsigned)f : hv_status(rax); }
+		mfence();
+		tlb_phase = 2 * k;
+		swaps++;
+		/* Let the AP read at least once under the new mapping (bounded). */
+		t1 = rdtsc();
+		while (ap_tlb_seen != 2 * k && rdtsc() - t1 < rt_tsc_hz / 20) cpu_relax();
+		if (ap_tlb_seen != 2 * k) no_read++;
+	}
+	ap_stop = 1;
+	bool done = ap_wait(rt_tsc_hz);
+	/* Unmap GVA 4 GiB again, flushing everywhere. */
+	pdpt[4] = 0;
+	mfence();
+	invlpg((void *)TLB_GVA);
+	uint64_t *in = hc_in(), rax;
+	in[0] = read_cr3() & ~0xFFFull; in[1] = HV_FLUSH_ALL_PROCESSORS; in[2] = 0;
+	hypercall_safe(ctl(HvCallFlushVirtualAddressSpace, false, 0, 0, 0), GPA_HCALL_INPUT, 0, &rax);
+	bool ok = done && first == TLB_VAL_A && !bad_status && !ap_tlb_stale && ap_tlb_val[0] && ap_tlb_val[1] && no_read < swaps / 10;
+	char stale[96] = "";
+	if (ap_tlb_stale) snprintf(stale, sizeof stale, " (first stale: phase %lu read 0x%lx)", ap_tlb_stale_phase, ap_tlb_stale_val);
+	check_cost(id, "tlbflush", ok,
+		   "AP reads a GVA in a loop while the BSP swaps its PTE between two pages and calls "
+		   "HvCallFlushVirtualAddressSpace (mask BSP|AP): after the call returns the AP never reads the old page "
+		   "(cycles: the flush hypercall; ref: an ICR IPI round trip to the AP, the minimum of an IPI shootdown)",
+		   swaps ? (int64_t)(c_sum / swaps) : -1, c_ipi_roundtrip ? (int64_t)c_ipi_roundtrip : -1,
+		   "%u swaps, hypercall failures=%u (last 0x%x); AP reads=%lu (A=%lu B=%lu, during a swap=%lu), stale=%lu%s; "
+		   "swaps the AP did not read within 50 ms=%u%s",
+		   swaps, bad_status, last_status, ap_tlb_reads, ap_tlb_val[0], ap_tlb_val[1], ap_tlb_discard, ap_tlb_stale,
+		   stale, no_read, done ? "" : "; AP did not stop");
+}
+
+static void sec_smp_ext(uint32_t up)
+{
+	static const char *const ids[][2] = {{"time.bracket_1s", "time"}, {"ipi.to_other_vp", "ipi"},
+					      {"tlbflush.remote_no_stale", "tlbflush"}, {0, 0}};
+	if (up < 1 || ap_ready < 1) {
+		for (int i = 0; ids[i][0]; i++) skip(ids[i][0], ids[i][1], "needs an AP (smp=2 and a second vCPU)");
+		return;
+	}
+	smp_bracket();
+	uint32_t vp1 = ap_vp_rc[1] ? 0xFFFFFFFFu : (uint32_t)ap_vp[1];
+	if (ap_vp_rc[1] || !advertised("vpindex")) {
+		skip("ipi.to_other_vp", "ipi", "AP VP_INDEX unknown");
+		skip("tlbflush.remote_no_stale", "tlbflush", "AP VP_INDEX unknown");
+		return;
+	}
+	smp_ipi(vp1, ap_apic[1]);
+	smp_tlbflush(vp1);
+}
+
 static void probe_ap(uint32_t idx)
 {
 	uint64_t v = 0;
@@ -1076,19 +1668,26 @@ static void probe_ap(uint32_t idx)
 	ap_vp[idx] = v;
 	ap_ref_rc[idx] = rdmsr_safe(HV_X64_MSR_TIME_REF_COUNT, &v);
 	ap_ref[idx] = v;
+	apic_enable();   /* for ipi.to_other_vp */
+	__atomic_fetch_add(&ap_ready, 1, __ATOMIC_SEQ_CST);
+	if (idx == 1) ap_loop();   /* AP 1 stays for the multi-VP checks; it never returns */
 }
 
 static void sec_smp(void)
 {
-	if (opt_smp <= 1) return;
+	if (opt_smp <= 1) {
+		sec_smp_ext(0);
+		return;
+	}
 	uint32_t want = (uint32_t)opt_smp - 1;
 	uint32_t up = smp_start_aps((uint32_t)opt_smp, probe_ap, 2000000);
 	uint64_t t0 = rdtsc();
-	while (ap_done < up && rdtsc() - t0 < 2 * rt_tsc_hz) cpu_relax();
+	while (ap_ready < up && rdtsc() - t0 < 2 * rt_tsc_hz) cpu_relax();
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!check("smp.aps_started", "base", up == want && ap_done == up, "smp=N: N-1 APs start via INIT/SIPI/SIPI",
-		   "%u of %u APs started, %u finished", up, want, ap_done)) {
+	if (!check("smp.aps_started", "base", up == want && ap_ready == up, "smp=N: N-1 APs start via INIT/SIPI/SIPI",
+		   "%u of %u APs started, %u finished", up, want, ap_ready)) {
 		skip("vpindex.unique", "vpindex", "APs did not start");
+		sec_smp_ext(0);
 		return;
 	}
 	if (advertised("vpindex")) {
@@ -1116,6 +1715,7 @@ static void sec_smp(void)
 		check("time.ref_count.cross_vp", "time", ok,
 		      "TIME_REF_COUNT is partition-wide: an AP's earlier read <= the BSP's later read", "%s", saw);
 	}
+	sec_smp_ext(up);
 }
 
 /* ------------------------------------------------------------------ teardown */
@@ -1200,6 +1800,7 @@ int guest_main(const char *cmdline)
 	opt_crash = cmdline_u64(cmdline, "crash", 0);
 	opt_clock_ms = cmdline_u64(cmdline, "clock_ms", opt_clock_ms);
 	opt_hv = cmdline_u64(cmdline, "hv", 1);
+	opt_periodic = cmdline_u64(cmdline, "periodic", 1);
 	if (cmdline_get(cmdline, "vendor", v, sizeof v)) strncpy_z(opt_vendor, v, sizeof opt_vendor);
 	have_expect = cmdline_get(cmdline, "expect", opt_expect, sizeof opt_expect);
 
