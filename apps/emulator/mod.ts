@@ -8,3 +8,4 @@ export * from "./src/probe_report.ts";
 export * from "./src/probe_guest.ts";
 export * from "./src/run.ts";
 export * from "./src/crash_report.ts";
+export * from "./src/session.ts";

@@ -6,12 +6,9 @@
  */
 import { Effect } from "effect";
 import { type ComposeRequest, compose } from "@hv/compose";
-import { EXIT_GUEST_FAULT, runMachine, type RunOutcome } from "@hv/machine";
-import { findProfile } from "@hv/profiles";
+import { runMachine } from "@hv/machine";
 import { planEmulator } from "./policy.ts";
-import { feedProbeLine, newProbeReport, probePassed, renderProbeTable } from "./probe_report.ts";
-import { probeImage } from "./probe_guest.ts";
-import { crashDocument, encodeCrashDocument } from "./crash_report.ts";
+import { finishRun, prepareGuest } from "./session.ts";
 
 /** What `hv run` was asked (already parsed): the composition request and the machine's settings. */
 export interface RunOptions {
@@ -32,29 +29,6 @@ export interface RunIo {
   readonly err: (line: string) => void;
 }
 
-const describe = (o: RunOutcome): string[] => {
-  switch (o.kind) {
-    case "exit":
-      return [`hv: guest exited through isa-debug-exit with ${o.guestCode} (exit code ${o.code})`];
-    case "timeout":
-      return [`hv: timeout: the guest was still running; stopped it`, ...o.registers.map((r, i) => `  vCPU ${i}: rip ${r.rip} rsp ${r.rsp} cr0 ${r.cr0} cs ${r.cs}`)];
-    case "fault":
-      return [
-        `hv: vCPU ${o.fault.vcpu}: ${o.fault.what} [${o.fault.exitReason}]`,
-        ...Object.entries(o.fault.registers).map(([k, v]) => `  ${k.padEnd(6)} ${v}`),
-      ];
-    case "error":
-      return [`hv: ${o.message}`];
-    case "crash":
-      return [
-        `hv: the guest reported a crash on VP ${o.report.vp} (CRASH_CTL 0x${o.report.control.toString(16)})`,
-        `  parameters: ${o.report.parameters.map((p) => `0x${p.toString(16)}`).join(" ")}`,
-        ...(o.report.message ? [`  message: ${o.report.message}`] : []),
-      ];
-    case "reset":
-      return [`hv: the guest asked for a reset (${o.source}, VP ${o.vcpu}); the VM was stopped`];
-  }
-};
 
 /** Runs the guest; resolves to the process exit code (2 for input the user can fix). */
 export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
@@ -82,55 +56,10 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
   const request: ComposeRequest = { ...o.request, requested: served, set, without: [], autoResolve: false };
   const composition = Effect.runSync(compose(request));
 
-  // 2. The kernel.
-  let kernel: Uint8Array, kernelName: string, append = o.append;
-  const probe = o.kernel === undefined;
-  try {
-    if (probe) {
-      kernel = await probeImage();
-      kernelName = "probe.elf";
-      const p = o.profile ? findProfile(o.profile) : undefined;
-      append = [
-        p ? `profile=${p.name}` : "",
-        p?.guestOsId ? `guest_os_id=${p.guestOsId}` : "",
-        o.smp > 1 ? `smp=${o.smp}` : "",
-        o.append,
-      ].filter(Boolean).join(" ");
-    } else {
-      kernel = await Deno.readFile(o.kernel!);
-      kernelName = o.kernel!.split("/").at(-1)!;
-    }
-  } catch (e) {
-    io.err(`hv: cannot read the kernel ${o.kernel ?? "(probe)"}: ${e instanceof Error ? e.message : String(e)}`);
-    return 2;
-  }
-  const initrd: { data: Uint8Array; string: string }[] = [];
-  for (const f of o.initrd) {
-    try {
-      initrd.push({ data: await Deno.readFile(f), string: f.split("/").at(-1)! });
-    } catch (e) {
-      io.err(`hv: cannot read --initrd ${f}: ${e instanceof Error ? e.message : String(e)}`);
-      return 2;
-    }
-  }
-
-  // 3. The serial console.
-  let file: Deno.FsFile | undefined;
-  if (o.serial !== "stdio") {
-    try {
-      file = await Deno.open(o.serial, { write: true, create: true, truncate: true });
-    } catch (e) {
-      io.err(`hv: cannot open --serial ${o.serial}: ${e instanceof Error ? e.message : String(e)}`);
-      return 2;
-    }
-  }
-  const enc = new TextEncoder();
-  const report = newProbeReport();
-  const onSerial = (line: string) => {
-    if (file) file.writeSync(enc.encode(line + "\n"));
-    else if (!probe) io.out(line);
-    if (probe) feedProbeLine(report, line);
-  };
+  // 2. The kernel (or the probe guest), initrd and serial console.
+  const guest = await prepareGuest(o, io);
+  if (typeof guest === "number") return guest;
+  const { kernel, kernelName, append, initrd, onSerial } = guest;
 
   const result = await runMachine({
     kernel,
@@ -146,20 +75,6 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
     },
     onSerial,
   });
-  file?.close();
-  if (probe) io.out(renderProbeTable(report));
-  const o2 = result.outcome;
-  if (o2.kind === "crash") {
-    const doc = crashDocument(o2.report, o.profile);
-    const path = `hv-crash-${doc.time.replace(/[:.]/g, "-")}.json`;
-    try {
-      await Deno.writeTextFile(path, encodeCrashDocument(doc), { createNew: true });
-      io.err(`hv: crash report written to ${path}`);
-    } catch (e) {
-      io.err(`hv: cannot write the crash report ${path}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-  if (o2.kind !== "exit" || !probe) for (const l of describe(o2)) io.err(l);
-  if (probe && o2.kind === "exit") return probePassed(report) ? 0 : 1;
-  return o2.code ?? EXIT_GUEST_FAULT;
+  guest.close();
+  return await finishRun(o, io, guest, result.outcome);
 }

@@ -8,21 +8,10 @@
 import { Effect } from "effect";
 import { type ComposeRequest, type Composition, compose } from "@hv/compose";
 import { DEBUG_EXIT_BASE, IsaDebugExit } from "@hv/devices";
-import {
-  crashDocument,
-  encodeCrashDocument,
-  feedProbeLine,
-  newProbeReport,
-  probeImage,
-  probePassed,
-  renderProbeTable,
-  type RunIo,
-  type RunOptions,
-} from "@hv/emulator";
+import { finishRun, prepareGuest, type RunIo, type RunOptions } from "@hv/emulator";
 import { exitReasonName, KVM_EXIT_IO, KVM_EXIT_SHUTDOWN } from "@hv/kvm";
 import * as machineModule from "@hv/machine";
 import { EXIT_GUEST_FAULT, EXIT_VMM_ERROR, type MachineConfig, type RunOutcome, type RunResult, runMachine } from "@hv/machine";
-import { findProfile } from "@hv/profiles";
 import { GuestMemory } from "@hv/x86";
 import { createPassthroughHyperv, passthroughPartition, PassthroughVcpuExits } from "./hyperv_exit.ts";
 import { type KvmService, RealKvmService } from "./kvm_service.ts";
@@ -123,26 +112,6 @@ export function bootWithService(b: PassthroughBoot): Promise<RunResult> {
   return Promise.resolve({ outcome, exits: [{ ...counts, ...exits.counts }], seconds: (performance.now() - t0) / 1000 });
 }
 
-const describe = (o: RunOutcome): string[] => {
-  switch (o.kind) {
-    case "exit":
-      return [`hv: guest exited through isa-debug-exit with ${o.guestCode} (exit code ${o.code})`];
-    case "timeout":
-      return ["hv: timeout: the guest was still running; stopped it"];
-    case "fault":
-      return [`hv: vCPU ${o.fault.vcpu}: ${o.fault.what} [${o.fault.exitReason}]`];
-    case "error":
-      return [`hv: ${o.message}`];
-    case "crash":
-      return [
-        `hv: the guest reported a crash on VP ${o.report.vp} (CRASH_CTL 0x${o.report.control.toString(16)})`,
-        `  parameters: ${o.report.parameters.map((p) => `0x${p.toString(16)}`).join(" ")}`,
-        ...(o.report.message ? [`  message: ${o.report.message}`] : []),
-      ];
-    case "reset":
-      return [`hv: the guest asked for a reset (${o.source}, VP ${o.vcpu}); the VM was stopped`];
-  }
-};
 
 /** The machine's Hyper-V spec for the workers: every composed enlightenment, the request's parameters for them, the version. */
 function hypervSpec(request: ComposeRequest, c: Composition) {
@@ -181,48 +150,9 @@ export async function runPassthrough(o: RunOptions, io: RunIo, deps: Passthrough
     const plan = checked.success;
 
     // 2. The kernel (or the probe guest), initrd, serial: as the emulator.
-    let kernel: Uint8Array, kernelName: string, append = o.append;
-    const probe = o.kernel === undefined;
-    try {
-      if (probe) {
-        kernel = await probeImage();
-        kernelName = "probe.elf";
-        const p = o.profile ? findProfile(o.profile) : undefined;
-        append = [p ? `profile=${p.name}` : "", p?.guestOsId ? `guest_os_id=${p.guestOsId}` : "", o.smp > 1 ? `smp=${o.smp}` : "", o.append]
-          .filter(Boolean).join(" ");
-      } else {
-        kernel = await Deno.readFile(o.kernel!);
-        kernelName = o.kernel!.split("/").at(-1)!;
-      }
-    } catch (e) {
-      io.err(`hv: cannot read the kernel ${o.kernel ?? "(probe)"}: ${e instanceof Error ? e.message : String(e)}`);
-      return EXIT_USAGE;
-    }
-    const initrd: { data: Uint8Array; string: string }[] = [];
-    for (const f of o.initrd) {
-      try {
-        initrd.push({ data: await Deno.readFile(f), string: f.split("/").at(-1)! });
-      } catch (e) {
-        io.err(`hv: cannot read --initrd ${f}: ${e instanceof Error ? e.message : String(e)}`);
-        return EXIT_USAGE;
-      }
-    }
-    let file: Deno.FsFile | undefined;
-    if (o.serial !== "stdio") {
-      try {
-        file = await Deno.open(o.serial, { write: true, create: true, truncate: true });
-      } catch (e) {
-        io.err(`hv: cannot open --serial ${o.serial}: ${e instanceof Error ? e.message : String(e)}`);
-        return EXIT_USAGE;
-      }
-    }
-    const enc = new TextEncoder();
-    const report = newProbeReport();
-    const onSerial = (line: string) => {
-      if (file) file.writeSync(enc.encode(line + "\n"));
-      else if (!probe) io.out(line);
-      if (probe) feedProbeLine(report, line);
-    };
+    const guest = await prepareGuest(o, io);
+    if (typeof guest === "number") return guest;
+    const { kernel, kernelName, append, initrd, onSerial } = guest;
 
     // 3. Boot.
     const machine: MachineConfig = {
@@ -245,25 +175,11 @@ export async function runPassthrough(o: RunOptions, io: RunIo, deps: Passthrough
       io.err(`hv: the passthrough backend failed: ${e instanceof Error ? e.message : String(e)}`);
       return EXIT_VMM_ERROR;
     } finally {
-      file?.close();
+      guest.close();
     }
 
     // 4. The outcome, as the emulator reports it.
-    if (probe && result.outcome.kind === "exit") io.out(renderProbeTable(report));
-    const out = result.outcome;
-    if (out.kind === "crash") {
-      const doc = crashDocument(out.report, o.profile);
-      const path = `hv-crash-${doc.time.replace(/[:.]/g, "-")}.json`;
-      try {
-        await Deno.writeTextFile(path, encodeCrashDocument(doc), { createNew: true });
-        io.err(`hv: crash report written to ${path}`);
-      } catch (e) {
-        io.err(`hv: cannot write the crash report ${path}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
-    if (out.kind !== "exit" || !probe) for (const l of describe(out)) io.err(l);
-    if (probe && out.kind === "exit") return probePassed(report) ? 0 : 1;
-    return out.code;
+    return await finishRun(o, io, guest, result.outcome);
   } finally {
     if (!deps.service) service.close();
   }
