@@ -9,3 +9,4 @@ export * from "./src/probe_guest.ts";
 export * from "./src/run.ts";
 export * from "./src/crash_report.ts";
 export * from "./src/session.ts";
+export * from "./src/pause.ts";

@@ -10,3 +10,5 @@ export * from "./src/consts.ts";
 export * from "./src/state.ts";
 export * from "./src/apic.ts";
 export * from "./src/bus.ts";
+export * from "./src/pv_eoi.ts";
+export * from "./src/hyperv.ts";

@@ -9,3 +9,4 @@ export * from "./src/guest_cpuid.ts";
 export * from "./src/protocol.ts";
 export * from "./src/hv_partition.ts";
 export * from "./src/timers.ts";
+export * from "./src/power_cycle.ts";

@@ -25,16 +25,31 @@ export interface EmulatorPlan {
 
 export { emulatorServes };
 
+/** Why a plugin that acts on the local APIC is refused with KVM's in-kernel irqchip. */
+export const NEEDS_USERSPACE_APIC =
+  "it needs hv's userspace local APIC (auto-EOI and exit-less EOI cannot be honoured through KVM's in-kernel LAPIC); run without --kernel-irqchip on";
+
 /**
  * Splits `names` (a resolved, dependency-closed set) into served, left out and refused. A plugin that
  * depends, directly or not, on one that is not served is left out too, naming the missing one.
+ * With `irqchip` "kernel" (KVM's in-kernel irqchip), plugins marked `emulator.userspaceApic` are
+ * refused with {@link NEEDS_USERSPACE_APIC}.
  */
-export function planEmulator(registry: ReadonlyMap<string, AnyPlugin>, names: readonly string[]): EmulatorPlan {
-  const refused = names.map((n) => registry.get(n)!).flatMap((p) => (p.emulator.supported ? [] : [{ name: p.name, reason: p.emulator.reason }]));
+export function planEmulator(
+  registry: ReadonlyMap<string, AnyPlugin>,
+  names: readonly string[],
+  irqchip: "userspace" | "kernel" = "userspace",
+): EmulatorPlan {
+  const why = (p: AnyPlugin): string | undefined =>
+    !p.emulator.supported ? p.emulator.reason : irqchip === "kernel" && p.emulator.userspaceApic ? NEEDS_USERSPACE_APIC : undefined;
+  const refused = names.map((n) => registry.get(n)!).flatMap((p) => {
+    const reason = why(p);
+    return reason === undefined ? [] : [{ name: p.name, reason }];
+  });
   const { kept, dropped } = narrowSet(
     registry,
     names,
-    (p) => (!p.emulator.supported ? "refused" : emulatorServes(p) ? undefined : "its package has no emulator behaviour yet"),
+    (p) => (why(p) !== undefined ? "refused" : emulatorServes(p) ? undefined : "its package has no emulator behaviour yet"),
     "the emulator does not serve",
   );
   return { served: kept, leftOut: dropped.filter((d) => d.reason !== "refused"), refused };

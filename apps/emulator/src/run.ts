@@ -21,6 +21,8 @@ export interface RunOptions {
   readonly memoryMiB: number;
   readonly timeoutSeconds: number;
   readonly serial: string;
+  /** `--kernel-irqchip on` = "kernel" (KVM's irqchip); default "userspace" (hv's APIC). */
+  readonly irqchip?: "userspace" | "kernel";
 }
 
 /** Where `hv run` writes: console output, notices/reports on stderr (injectable for tests). */
@@ -39,7 +41,7 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
     return 2;
   }
   const registry = new Map(o.request.registry.map((p) => [p.name, p] as const));
-  const plan = planEmulator(registry, wanted.success.enlightenments.map((e) => e.name));
+  const plan = planEmulator(registry, wanted.success.enlightenments.map((e) => e.name), o.irqchip);
   if (plan.refused.length > 0) {
     const names = plan.refused.map((r) => r.name);
     io.err(
@@ -69,6 +71,7 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
     memoryMiB: o.memoryMiB,
     smp: o.smp,
     timeoutSeconds: o.timeoutSeconds,
+    irqchip: o.irqchip ?? "userspace",
     hyperv: {
       composition,
       spec: { requested: served, set, version: composition.version },

@@ -5,7 +5,7 @@
  * code. One place, so the emulator and the passthrough backend report the same way.
  * @module
  */
-import type { RunOutcome } from "@hv/machine";
+import { resetSourceName, type RunOutcome } from "@hv/machine";
 import { findProfile } from "@hv/profiles";
 import { crashDocument, encodeCrashDocument } from "./crash_report.ts";
 import { feedProbeLine, newProbeReport, type ProbeReport, probePassed, renderProbeTable } from "./probe_report.ts";
@@ -50,7 +50,7 @@ export function describeOutcome(o: RunOutcome): string[] {
         ...(o.report.message ? [`  message: ${o.report.message}`] : []),
       ];
     case "reset":
-      return [`hv: the guest asked for a reset (${o.source}, VP ${o.vcpu}); the VM was stopped`];
+      return [`hv: the guest asked for a reset (${resetSourceName(o.source)}, vCPU ${o.vcpu}); the VM was stopped`];
   }
 }
 
@@ -119,6 +119,16 @@ export async function prepareGuest(o: RunOptions, io: RunIo): Promise<GuestSessi
  * outcome's code: the guest's isa-debug-exit code, 124 timeout, 125 guest fault, 70 VMM error).
  */
 export async function finishRun(o: RunOptions, io: RunIo, g: GuestSession, out: RunOutcome): Promise<number> {
+  await reportRun(o, io, g, out);
+  return runExitCode(g, out);
+}
+
+/**
+ * The reporting half of {@link finishRun}: the probe's table, `hv-crash-<time>.json` on a crash
+ * (its path on stderr), and the outcome on stderr. `hv run --on-crash pause` reports this way
+ * while the crashed VM is still kept.
+ */
+export async function reportRun(o: RunOptions, io: RunIo, g: GuestSession, out: RunOutcome): Promise<void> {
   if (g.probe) io.out(renderProbeTable(g.report));
   if (out.kind === "crash") {
     const doc = crashDocument(out.report, o.profile);
@@ -131,6 +141,10 @@ export async function finishRun(o: RunOptions, io: RunIo, g: GuestSession, out: 
     }
   }
   if (out.kind !== "exit" || !g.probe) for (const l of describeOutcome(out)) io.err(l);
+}
+
+/** The exit code half of {@link finishRun}: for the probe's isa-debug-exit, 0 when every check passed, else 1; otherwise the outcome's code. */
+export function runExitCode(g: GuestSession, out: RunOutcome): number {
   if (g.probe && out.kind === "exit") return probePassed(g.report) ? 0 : 1;
   return out.code;
 }

@@ -231,6 +231,18 @@ export class LocalApic {
   get tpr(): number {
     return this.#v.tpr[0];
   }
+  /** Sets the TPR (bits 7:0 of `value`; HV_X64_MSR_TPR, x2APIC TPR). */
+  setTpr(value: number): void {
+    this.#v.tpr[0] = value & 0xff;
+  }
+  /** ICR bits 31:0 as last written. */
+  get icrLo(): number {
+    return this.#v.icrLo[0];
+  }
+  /** ICR bits 63:32 as last written. */
+  get icrHi(): number {
+    return this.#v.icrHi[0];
+  }
   /** Sets the TPR from CR8 (CR8 = TPR[7:4]); use after exits when KVM tracks CR8 (kvm_run.cr8). */
   setCr8(cr8: number): void {
     this.#v.tpr[0] = (cr8 & 0xf) << 4;
@@ -522,6 +534,23 @@ export class LocalApic {
       n = 1;
     }
     this.#bus.deliver(ids, n, vector, mode, levelTrig);
+  }
+
+  /**
+   * A 64-bit ICR write in the x2APIC MSR format (also Hyper-V's HV_X64_MSR_ICR in either mode, as
+   * KVM's `kvm_x2apic_icr_write`): `lo` = ICR[31:0], `hi` = ICR[63:32]. Returns false, changing
+   * nothing, when reserved bits of `lo` are set (the caller #GPs; the delivery-status bit 12 is
+   * ignored); else stores the ICR and sends the IPI (destination `hi` in x2APIC mode, `hi` bits
+   * 31:24 in xAPIC mode).
+   */
+  writeIcr(lo: number, hi: number): boolean {
+    lo = (lo & ~0x1000) >>> 0;
+    if ((lo & ~ICR_X2_VALID) !== 0) return false;
+    const v = this.#v;
+    v.icrLo[0] = lo;
+    v.icrHi[0] = hi >>> 0;
+    this.sendIpi(lo, this.x2apic ? hi >>> 0 : hi >>> 24);
+    return true;
   }
 
   #peerById(id: number): LocalApic | undefined {
@@ -841,13 +870,8 @@ export class LocalApic {
     const off = (idx - X2APIC_MSR_FIRST) << 4;
     const lo = a.lo >>> 0, hi = a.hi >>> 0;
     const v = this.#v;
-    if (off === ApicReg.ICR_LOW) {
-      if ((lo & ~ICR_X2_VALID) !== 0) return MsrOutcome.Gp;
-      v.icrLo[0] = lo;
-      v.icrHi[0] = hi;
-      this.sendIpi(lo, hi);
-      return MsrOutcome.Ok;
-    }
+    // x2APIC ICR: delivery status (bit 12) is reserved too (SDM 11.12.9); HV_X64_MSR_ICR ignores it.
+    if (off === ApicReg.ICR_LOW) return (lo & 0x1000) === 0 && this.writeIcr(lo, hi) ? MsrOutcome.Ok : MsrOutcome.Gp;
     if (hi !== 0) return MsrOutcome.Gp;
     switch (off) {
       case ApicReg.TPR:

@@ -3,3 +3,4 @@
  * @module
  */
 export { vapic, vapicVpState } from "./src/vapic.ts";
+export { VAPIC, vapicHandlers } from "./src/behaviour.ts";

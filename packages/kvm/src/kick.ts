@@ -62,7 +62,8 @@ export function currentTid(): number {
  * `pthread_kill(thread, signal)` ({@link KICK_SIGNAL} by default): interrupts a blocking syscall (KVM_RUN) in
  * that thread. Throws Error when pthread_kill fails (ESRCH: the thread is gone; EINVAL: bad signal).
  */
-export function kickThread(thread: bigint, signal: number = KICK_SIGNAL): void {
-  const r = libc().pthread_kill(thread, signal);
+export function kickThread(thread: bigint | number, signal: number = KICK_SIGNAL): void {
+  // Deno FFI takes a number or a bigint for a u64 argument (its typings say bigint only).
+  const r = libc().pthread_kill(thread as bigint, signal);
   if (r !== 0) throw new Error(`pthread_kill(${thread}, ${signal}) failed with errno ${r}`);
 }

@@ -13,6 +13,9 @@
  *   (KVM_RUN, KVM_GET_API_VERSION) fail with EINVAL unless it is 0.
  * - errno is thread-local: read it with {@link errno} in the same thread, right after the call that
  *   returned -1, before any other FFI call.
+ * - `read`/`write` return `ssize_t`; they are bound with an `i32` result (the low half of RAX on
+ *   x86-64, exact for the 8-byte eventfd transfers they serve, and -1) because Deno returns 64-bit
+ *   results as BigInt, an allocation per call on the interrupt-signalling path.
  * @module
  */
 
@@ -32,6 +35,10 @@ const SYMBOLS = {
   sched_yield: { parameters: [], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },
   gettid: { parameters: [], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
 } as const;
 
 /** The bound libc functions (C signatures in comments). */
@@ -46,7 +53,9 @@ let errnoView: Deno.UnsafePointerView | undefined;
  * `ioctl_buf(fd, req, buffer)`, `ioctl_ptr(fd, req, pointer)`, `mmap(addr, len, prot, flags, fd, off) -> pointer`,
  * `munmap(ptr, len)`, `__errno_location()`, `pthread_self() -> u64 (pthread_t)`,
  * `pthread_kill(pthread_t, sig) -> 0 | errno` (returns the error, does not set errno),
- * `access(path, mode)`, `sched_yield()`, `strerror(errnum) -> char*`, `gettid()`.
+ * `access(path, mode)`, `sched_yield()`, `strerror(errnum) -> char*`, `gettid()`,
+ * `eventfd(initval, flags) -> fd`, `read(fd, buf, n)`/`write(fd, buf, n) -> bytes | -1` (i32 result,
+ * see the module doc), `poll(struct pollfd *, nfds bigint, timeout_ms) -> ready count | -1`.
  *
  * Throws `Deno.errors.NotCapable`/`PermissionDenied` without `--allow-ffi`, or an Error when libc.so.6
  * cannot be loaded (non-glibc hosts).

@@ -174,9 +174,9 @@ export class Vcpu implements Disposable {
   /**
    * Kicks this vCPU out of KVM_RUN from another thread: sets `kvm_run.immediate_exit` through this
    * object's mapping, then `pthread_kill(thread, KICK_SIGNAL)` (SIGUSR2). `thread` is the vCPU thread's `pthread_t`
-   * (`currentThread()` there). Requires `installKickHandler()`. Throws when the thread is gone.
+   * (`currentThread()` there; a number works too: glibc pthread_t values are user-space addresses, below 2^53). Requires `installKickHandler()`. Throws when the thread is gone.
    */
-  kick(thread: bigint, signal: number = KICK_SIGNAL): void {
+  kick(thread: bigint | number, signal: number = KICK_SIGNAL): void {
     this.kvmRun.immediateExit = 1;
     kickThread(thread, signal);
   }

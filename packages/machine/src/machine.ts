@@ -11,6 +11,7 @@ import {
   installKickHandler,
   KVM_CAP_X86_USER_SPACE_MSR,
   KVM_MSR_EXIT_REASON_FILTER,
+  KVM_MSR_EXIT_REASON_INVAL,
   KVM_MSR_FILTER_DEFAULT_ALLOW,
   denyMsrRange,
   Kvm,
@@ -34,6 +35,9 @@ import {
 import { guestCpuid } from "./guest_cpuid.ts";
 import { arenaBytes, arenaEntries } from "./hv_partition.ts";
 import { timerBytes, timerLayout } from "./timers.ts";
+import { APIC_STATE_BYTES, type IrqchipMode, irqchipTimerOwners, resetApicStates } from "./irqchip.ts";
+import { SharedTimers } from "./timers.ts";
+import { newCmosState } from "@hv/devices";
 import { flushBytes } from "./remote_flush.ts";
 import type { TimerInit } from "./timer_worker.ts";
 import { Control, CONTROL_WORDS, type HypervSpec, type VcpuFault, type WorkerInit, type WorkerMessage } from "./protocol.ts";
@@ -61,6 +65,17 @@ export interface MachineConfig {
   readonly onSerial: (line: string) => void;
   /** Another backend's hooks (see {@link MachineBackend}); absent: hv's emulator serves Hyper-V. */
   readonly backend?: MachineBackend;
+  /**
+   * The interrupt controller (QEMU `-machine kernel-irqchip=off|on`): `"userspace"` (default for the
+   * emulator: hv's `@hv/apic` per VP, injection with KVM_INTERRUPT; needed for SynIC auto-EOI and
+   * the VP assist page's exit-less EOI) or `"kernel"` (KVM's in-kernel LAPIC, IO-APIC, PIC and PIT;
+   * forced with a `backend`, whose in-kernel Hyper-V needs it).
+   */
+  readonly irqchip?: IrqchipMode;
+  /** The RTC/CMOS state (`@hv/devices` `newCmosState`) the vCPUs share; a caller keeps it across power cycles. Absent: a fresh one. */
+  readonly cmos?: SharedArrayBuffer;
+  /** Called once every vCPU has stopped, before the VM is torn down (`hv run --on-crash pause` holds a crashed VM here). */
+  readonly beforeTeardown?: (result: RunResult) => Promise<void>;
 }
 
 /**
@@ -152,8 +167,11 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
     vm = kvm.createVm();
     vm.setTssAddr(0xfffbd000);
     vm.setIdentityMapAddr(0xfffbc000);
-    vm.createIrqchip();
-    vm.createPit2();
+    const irqchip: IrqchipMode = cfg.backend ? "kernel" : cfg.irqchip ?? "userspace";
+    if (irqchip === "kernel") {
+      vm.createIrqchip();
+      vm.createPit2();
+    }
     const ramBytes = cfg.memoryMiB * 1024 * 1024;
     const ram = vm.addRam(0, 0, ramBytes);
     const memory = new GuestMemory(ram.bytes);
@@ -168,9 +186,16 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
     const plan = loaded as BootPlan;
 
     if (cfg.backend) cfg.backend.setupVm(vm);
-    else if (cfg.hyperv) {
-      vm.enableCap(KVM_CAP_X86_USER_SPACE_MSR, [KVM_MSR_EXIT_REASON_FILTER]);
-      vm.setMsrFilter(KVM_MSR_FILTER_DEFAULT_ALLOW, [denyMsrRange(HV_X64_MSR_RANGE_FIRST, HV_X64_MSR_RANGE_LAST - HV_X64_MSR_RANGE_FIRST + 1)]);
+    else if (cfg.hyperv || irqchip === "userspace") {
+      // Userspace MSR exits: the synthetic MSR range (filtered) and, for the userspace APIC,
+      // IA32_APIC_BASE and IA32_TSC_DEADLINE (filtered) plus the x2APIC range, which cannot be
+      // filtered but exits as "invalid" when KVM has no LAPIC (KVM_MSR_EXIT_REASON_INVAL).
+      const ranges = [
+        ...(cfg.hyperv ? [denyMsrRange(HV_X64_MSR_RANGE_FIRST, HV_X64_MSR_RANGE_LAST - HV_X64_MSR_RANGE_FIRST + 1)] : []),
+        ...(irqchip === "userspace" ? [denyMsrRange(0x1b, 1), denyMsrRange(0x6e0, 1)] : []),
+      ];
+      vm.enableCap(KVM_CAP_X86_USER_SPACE_MSR, [KVM_MSR_EXIT_REASON_FILTER | (irqchip === "userspace" ? KVM_MSR_EXIT_REASON_INVAL : 0)]);
+      vm.setMsrFilter(KVM_MSR_FILTER_DEFAULT_ALLOW, ranges);
     }
     const supported = kvm.supportedCpuid();
     const hvLeaves = cfg.hyperv?.composition.cpuid ?? [];
@@ -195,14 +220,21 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
     });
     const controls = vcpus.map(() => new SharedArrayBuffer(CONTROL_WORDS * 4));
     // KVM serves the synthetic timers itself under another backend: no timer thread then.
-    const layout = cfg.hyperv && !cfg.backend ? timerLayout(cfg.hyperv.composition, vcpus.length) : { owners: new Map(), slots: 0 };
+    const layout = cfg.backend
+      ? { owners: new Map(), slots: 0 }
+      : timerLayout(cfg.hyperv?.composition, vcpus.length, irqchipTimerOwners(irqchip));
     const timersBuffer = new SharedArrayBuffer(timerBytes(layout));
     const epochMs = performance.timeOrigin + performance.now();
+    // The userspace APICs' shared state (power-on values), and where workers publish their pthread_t.
+    const apicStates = irqchip === "userspace" ? vcpus.map(() => new SharedArrayBuffer(APIC_STATE_BYTES)) : [];
+    resetApicStates(apicStates, new SharedTimers(layout, timersBuffer, vcpus.length, epochMs));
+    const threadIds = new SharedArrayBuffer(8 * vcpus.length);
     const tscSample = { tsc: vcpus[0].getMsr(IA32_TSC), ns: (performance.timeOrigin + performance.now() - epochMs) * 1e6 };
     const timerStop = new SharedArrayBuffer(4);
     const flush = new SharedArrayBuffer(flushBytes(vcpus.length));
+    const cmos = cfg.cmos ?? newCmosState();
 
-    return await new Promise<RunResult>((resolve) => {
+    const result = await new Promise<RunResult>((resolve) => {
       const threads: (bigint | undefined)[] = [];
       const exits: Record<string, number>[] = [];
       const registers: Record<string, string>[] = [];
@@ -217,6 +249,8 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
         vcpus.forEach((v, i) => {
           const ctl = new Int32Array(controls[i]);
           Atomics.store(ctl, Control.STOP, 1);
+          Atomics.add(ctl, Control.DOORBELL, 1);
+          Atomics.notify(ctl, Control.DOORBELL);
           if (threads[i] !== undefined && Atomics.load(ctl, Control.RUNNING) === 1) v.kick(threads[i]!);
         });
         // Workers blocked in KVM_RUN return at the kick; give them a moment, then stop regardless.
@@ -236,6 +270,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           switch (m.type) {
             case "ready":
               threads[m.vcpu] = m.thread;
+              new Float64Array(threadIds)[m.vcpu] = Number(m.thread);
               if (++ready === vcpus.length) {
                 const all = threads as bigint[];
                 workers.slice(0, vcpus.length).forEach((x) => x.postMessage({ type: "start", threads: all }));
@@ -289,6 +324,10 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           vcpus: vcpus.map((x) => x.handle),
           controls,
           flush,
+          cmos,
+          irqchip,
+          apicStates,
+          threadIds,
           ...(cfg.backend ? { exitModule: cfg.backend.workerModule } : {}),
         };
         w.postMessage(init);
@@ -316,12 +355,16 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           tscSample,
           vcpus: vcpus.map((x) => x.handle),
           controls,
-          flush,
+          irqchip,
+          apicStates,
+          threadIds,
           stop: timerStop,
         };
         t.postMessage(init);
       }
     });
+    await cfg.beforeTeardown?.(result);
+    return result;
   } finally {
     for (const w of workers) w.terminate();
     // A kick sent just as its vCPU left KVM_RUN may still be pending: let it land on the handler

@@ -6,6 +6,7 @@
 import type { HvVersion } from "@hv/compose";
 import type { VcpuHandle } from "@hv/kvm";
 import type { GuestCrashReport } from "@hv/x86";
+import type { IrqchipMode } from "./irqchip.ts";
 
 /** The Hyper-V composition a worker rebuilds (plugins are code, so workers re-compose from the request). */
 export interface HypervSpec {
@@ -41,8 +42,16 @@ export interface WorkerInit {
   readonly exitModule?: string;
   /** The shared remote-flush block (`remote_flush.ts`). */
   readonly flush: SharedArrayBuffer;
+  /** Interrupt controller: "userspace" (hv's APIC per VP, `apicStates`) or "kernel" (KVM's irqchip). */
+  readonly irqchip: IrqchipMode;
+  /** One `APIC_STATE` buffer per VP (userspace irqchip), empty otherwise. */
+  readonly apicStates: readonly SharedArrayBuffer[];
+  /** Float64 per VP: the vCPU thread's pthread_t once its worker is ready, 0 before (kicks from any thread). */
+  readonly threadIds: SharedArrayBuffer;
   /** vCPU 0's guest TSC sampled at host time `ns` (since epoch): estimates other VPs' TSC. */
   readonly tscSample: { readonly tsc: number; readonly ns: number };
+  /** The RTC/CMOS state every vCPU's `Cmos` device shares (`@hv/devices` `newCmosState`); absent: a private one. */
+  readonly cmos?: SharedArrayBuffer;
 }
 
 /** Why a run ended, as the worker saw it. */
@@ -73,9 +82,13 @@ export const Control = {
   STOP: 0,
   /** 1 while the worker is inside its run loop (the machine kicks only running vCPUs: a signal to an idle thread is wasted). */
   RUNNING: 1,
+  /** Bumped (and `Atomics.notify`d) by anyone who posts work for the VP: wakes a halted or SIPI-waiting worker. */
+  DOORBELL: 2,
+  /** 1 from just before the worker's last look at pending interrupts until KVM_RUN returns: a poster must kick. */
+  IN_GUEST: 3,
 } as const;
 /** Size of a control block in Int32 words. */
 export const CONTROL_WORDS = 4;
 
-/** Exit statistics keys a worker counts. */
-export const EXIT_COUNTERS = ["io", "hypercall", "mmio", "rdmsr", "wrmsr", "interrupted", "other"] as const;
+/** Exit statistics keys a worker counts (per exit reason; `injected` = interrupts injected with KVM_INTERRUPT, `exitless_eoi` = EOIs the guest skipped through the VP assist page and hv completed). */
+export const EXIT_COUNTERS = ["io", "hypercall", "mmio", "rdmsr", "wrmsr", "hlt", "irq_window", "interrupted", "other", "injected", "exitless_eoi"] as const;

@@ -15,14 +15,22 @@ export interface TimerLayout {
   readonly slots: number;
 }
 
-/** The slots of a composition's timer-owning plugins for `vpCount` VPs. */
-export function timerLayout(c: Composition, vpCount: number): TimerLayout {
+/**
+ * The slots of a composition's timer-owning plugins for `vpCount` VPs (none without a composition),
+ * then `extra` owners (the machine's own, e.g. the userspace APIC timers), in that order.
+ */
+export function timerLayout(
+  c: Composition | undefined,
+  vpCount: number,
+  extra: readonly { readonly owner: string; readonly perVp: number }[] = [],
+): TimerLayout {
   const owners = new Map<string, { base: number; perVp: number }>();
   let n = 0;
-  for (const e of c.enlightenments) {
-    const perVp = e.plugin.timers?.perVp ?? 0;
+  const all = [...(c?.enlightenments ?? []).map((e) => ({ owner: e.name, perVp: e.plugin.timers?.perVp ?? 0 })), ...extra];
+  for (const e of all) {
+    const perVp = e.perVp;
     if (perVp > 0) {
-      owners.set(e.name, { base: n, perVp });
+      owners.set(e.owner, { base: n, perVp });
       n += perVp * vpCount;
     }
   }

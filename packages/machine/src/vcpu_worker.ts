@@ -15,10 +15,11 @@
  */
 /// <reference lib="deno.worker" />
 import { FwCfg, HypervTestDev, type HypervTestDevBackend, IoBus, IsaDebugExit, Uart16550 } from "@hv/devices";
+import { Cmos, CMOS_PORT_COUNT } from "@hv/devices";
+import { KVM_SYSTEM_EVENT } from "@hv/kvm";
 import { synicTestDevBackend } from "@hv/synic";
 import { HypercallOutcome, type Dispatch } from "@hv/dispatch";
 import {
-  attachHostMemory,
   currentThread,
   exitReasonName,
   KVM_EXIT_FAIL_ENTRY,
@@ -26,6 +27,8 @@ import {
   KVM_EXIT_HYPERV,
   KVM_EXIT_INTERNAL_ERROR,
   KVM_EXIT_IO,
+  KVM_EXIT_IRQ_WINDOW_OPEN,
+  KVM_EXIT_SET_TPR,
   KVM_EXIT_IO_OUT,
   KVM_EXIT_MMIO,
   KVM_EXIT_SHUTDOWN,
@@ -41,12 +44,14 @@ import {
   Vcpu,
   Vm,
 } from "@hv/kvm";
-import { CR0_PE, CR0_PG, CR4_PGE, type GuestCrashReport, GuestMemory, MsrOutcome, type PartitionEvents, newCpuMode, newHypercallInput, newMsrAccess, StateArena, type VpView } from "@hv/x86";
-import { advertisedIn, arenaEntries, composeSpec, loadRegistry, WorkerPartition, workerDispatch } from "./hv_partition.ts";
+import { type LocalApic, vpApicOf } from "@hv/apic";
+import { CR0_PE, CR0_PG, CR4_PGE, type GuestCrashReport, MsrOutcome, type PartitionEvents, newCpuMode, newHypercallInput, newMsrAccess, type VpView } from "@hv/x86";
+import { workerDispatch } from "./hv_partition.ts";
+import { Entry, type Kicker, VcpuInterrupts } from "./irqchip.ts";
 import { Control, EXIT_COUNTERS, type MachineMessage, type WorkerInit, type WorkerMessage } from "./protocol.ts";
 import { registerSnapshot } from "./registers.ts";
-import { SharedTimers, timerLayout } from "./timers.ts";
 import { RemoteFlush } from "./remote_flush.ts";
+import { type OwnVp, threadContext } from "./thread_context.ts";
 
 const post = (m: WorkerMessage) => self.postMessage(m);
 const UD_VECTOR = 6;
@@ -75,8 +80,10 @@ const NO_SYNIC_TESTDEV: HypervTestDevBackend = {
   destroyEventConnection: noop,
 };
 let remoteFlush: RemoteFlush;
-let others: Vcpu[] = [];
-let threads: readonly bigint[] = [];
+let kicker: Kicker;
+/** The userspace irqchip: this VP's APIC and its injection side (undefined with KVM's irqchip). */
+let apic: LocalApic | undefined;
+let irq: VcpuInterrupts | undefined;
 
 /** Makes KVM drop this vCPU's cached translations: toggle CR4.PGE and back (each SET_SREGS with a changed CR4 resets the MMU context). */
 function flushOwnTlb(): void {
@@ -108,8 +115,6 @@ async function setup(msg: WorkerInit): Promise<void> {
   init = msg;
   vcpu = Vcpu.attach(msg.vcpu.fd, msg.vcpu.mmapSize, msg.vcpu.id);
   control = new Int32Array(msg.control);
-  const ram = attachHostMemory(msg.ram.address, msg.ram.size);
-  const memory = new GuestMemory(ram.bytes);
   const vm = new Vm(msg.vmFd, msg.vcpu.mmapSize);
 
   bus = new IoBus();
@@ -123,45 +128,35 @@ async function setup(msg: WorkerInit): Promise<void> {
   bus.register(0x3f8, 8, uart, "uart");
   bus.register(0xf4, 4, new IsaDebugExit({ onExit: (code) => end({ type: "exit", vcpu: msg.vcpu.id, code }) }), "isa-debug-exit");
   bus.register(0x510, 2, new FwCfg({ ramSize: msg.ram.size, cpus: msg.vcpuCount }), "fw_cfg");
+  const cmos = new Cmos({ state: msg.cmos });
+  bus.register(cmos.base, CMOS_PORT_COUNT, cmos, "cmos");
   // QEMU's hyperv-testdev at 0x3000: backed by the SynIC plugin when it is composed (registered
   // below, once the partition exists), else a device that accepts and ignores commands.
   let testdev: HypervTestDevBackend = NO_SYNIC_TESTDEV;
 
-  const tscMsr = IA32_TSC;
   const events: PartitionEvents = {
     reset: (source) => end({ type: "reset", vcpu: msg.vcpu.id, source }),
     crash: (report) => end({ type: "crash", report }),
   };
-  const makeVp = (index: number, partition: WorkerPartition): VpView => {
-    const arena = msg.hyperv ? new StateArena(vpEntries, msg.vpStates[index]) : undefined;
-    const apicId = index;
-    return {
-      index,
-      apicId,
-      partition,
-      state: (owner) => arena!.views(owner),
-      // Only the worker's own vCPU can be asked for its TSC (another vCPU's ioctls would block on its mutex).
-      guestTsc: () =>
-        index === msg.vcpu.id ? vcpu.getMsr(tscMsr) : msg.tscSample.tsc + ((timers.now() - msg.tscSample.ns) * msg.tscHz) / 1e9,
-      requestInterrupt: (vector) => {
-        vm.signalMsi(0xfee00000 + apicId * 4096, vector & 0xff);
-      },
-      runTime: () => (index === msg.vcpu.id ? runTime100ns : Number.NaN),
-      yieldCpu: () => void libc().sched_yield(),
-    };
+  const own: OwnVp = {
+    index: msg.vcpu.id,
+    guestTsc: () => vcpu.getMsr(IA32_TSC),
+    runTime: () => runTime100ns,
+    yieldCpu: () => void libc().sched_yield(),
+    apic: (apic, memory) => {
+      irq = new VcpuInterrupts(vcpu, apic, memory, control);
+      return vpApicOf(apic, irq.pvEoi);
+    },
   };
-  let vpEntries: ReturnType<typeof arenaEntries> = [];
-  let timers = new SharedTimers({ owners: new Map(), slots: 0 }, msg.timers, msg.vcpuCount, msg.epochMs);
-  if (msg.hyperv) {
-    const registry = await loadRegistry(msg.hyperv);
-    const c = composeSpec(msg.hyperv, registry);
-    vpEntries = arenaEntries(c, "vp");
-    timers = new SharedTimers(timerLayout(c, msg.vcpuCount), msg.timers, msg.vcpuCount, msg.epochMs);
-    const partition = new WorkerPartition(
-      memory, msg.tscHz, new StateArena(arenaEntries(c, "partition"), msg.partitionState), makeVp, msg.vcpuCount, events, timers,
-      advertisedIn(c), (vps, count) => remoteFlush.request(vps, count),
-    );
-    self_vp = partition.vp(msg.vcpu.id)!;
+  const ctx = await threadContext(msg, vm, events, own, vcpu, (vps, count) => remoteFlush.request(vps, count));
+  const partition = ctx.partition;
+  self_vp = partition.vp(msg.vcpu.id)!;
+  kicker = ctx.kicker;
+  apic = ctx.apics?.[msg.vcpu.id];
+  // Without Hyper-V (or a VP view without the vapic bridge) the worker still owns its APIC.
+  if (apic && !irq) irq = new VcpuInterrupts(vcpu, apic, ctx.memory, control);
+  const c = ctx.composition;
+  if (c && msg.hyperv) {
     if (c.enlightenments.some((e) => e.name === "synic")) testdev = synicTestDevBackend(partition);
     if (msg.exitModule) {
       // Another backend (passthrough): KVM serves Hyper-V; its hook handles KVM_EXIT_HYPERV and friends.
@@ -171,25 +166,19 @@ async function setup(msg: WorkerInit): Promise<void> {
       vcpu.getFpu();
       for (let n = 0; n < 6; n++) for (let w = 0; w < 4; w++) into[n * 4 + w] = vcpu.fpu.xmm(n, w);
     });
-  } else {
-    const partition = new WorkerPartition(memory, msg.tscHz, new StateArena([]), makeVp, msg.vcpuCount, events, timers);
-    self_vp = partition.vp(msg.vcpu.id)!;
   }
   // Sync regs serve only the hypercall path: without Hyper-V, KVM need not copy registers at every exit.
   syncRegs = dispatch !== undefined && syncRegsWanted() && (vm.checkExtension(KVM_CAP_SYNC_REGS) & SYNC_REGS) === SYNC_REGS;
   if (syncRegs) vcpu.enableSyncRegs(SYNC_REGS);
   bus.register(0x3000, 4, new HypervTestDev(testdev), "hyperv-testdev");
 
-  // Remote TLB flushes: map every other vCPU's kvm_run (to kick it) and share REQ/DONE words.
-  others = msg.vcpus.map((h) => (h.id === msg.vcpu.id ? vcpu : Vcpu.attach(h.fd, h.mmapSize, h.id)));
+  // Remote TLB flushes: share REQ/DONE words; a kick rings the target's doorbell and interrupts its KVM_RUN.
   remoteFlush = new RemoteFlush(
     msg.flush,
     msg.vcpuCount,
     msg.vcpu.id,
     msg.controls.map((b) => new Int32Array(b)),
-    (v) => {
-      if (threads[v] !== undefined) others[v].kick(threads[v]);
-    },
+    (v) => kicker.kick(v),
     flushOwnTlb,
   );
   post({ type: "ready", vcpu: msg.vcpu.id, thread: currentThread() });
@@ -267,19 +256,82 @@ function io(): void {
   }
 }
 
+/** MMIO: the xAPIC page of the userspace APIC; nothing else is mapped (reads all-ones, writes ignored). */
 function mmio(): void {
   counts[C.mmio]++;
   const run = vcpu.kvmRun;
+  const a = apic;
+  if (a !== undefined && a.xapic) {
+    const off = run.mmioPhysAddr - a.mmioBase;
+    if (off >= 0 && off < 0x1000 && a.mmioBaseHi === 0) {
+      if (run.mmioIsWrite) a.write(off, run.mmioLen, run.mmioDataLo);
+      else run.setMmioData(a.read(off, run.mmioLen), 0);
+      return;
+    }
+  }
   if (!run.mmioIsWrite) run.setMmioData(0xffffffff, 0xffffffff);
+}
+
+/** IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC range go to the userspace APIC. */
+const isApicMsr = (i: number) => i === 0x1b || i === 0x6e0 || (i >= 0x800 && i <= 0x8ff);
+
+function rdmsr(): void {
+  counts[C.rdmsr]++;
+  const run = vcpu.kvmRun;
+  msr.index = run.msrIndex;
+  msr.lo = 0;
+  msr.hi = 0;
+  const out = apic !== undefined && isApicMsr(msr.index)
+    ? apic.rdmsr(msr)
+    : dispatch
+    ? dispatch.msr.rdmsr(self_vp, msr)
+    : MsrOutcome.Gp;
+  if (out === MsrOutcome.Ok) {
+    run.setMsrData(msr.lo, msr.hi);
+    run.msrError = 0;
+  } else run.msrError = 1;
+}
+
+function wrmsr(): void {
+  counts[C.wrmsr]++;
+  const run = vcpu.kvmRun;
+  msr.index = run.msrIndex;
+  msr.lo = run.msrDataLo;
+  msr.hi = run.msrDataHi;
+  const out = apic !== undefined && isApicMsr(msr.index)
+    ? apic.wrmsr(msr)
+    : dispatch
+    ? dispatch.msr.wrmsr(self_vp, msr)
+    : MsrOutcome.Gp;
+  run.msrError = out === MsrOutcome.Ok ? 0 : 1;
+}
+
+/** HLT or waiting for SIPI with the userspace irqchip: sleep on the doorbell. False: stop. */
+function idle(halted: boolean): boolean {
+  return irq!.idle(halted, () => remoteFlush.service());
 }
 
 function loop(): void {
   const run = vcpu.kvmRun;
+  const ints = irq;
   for (;;) {
     remoteFlush.service();
+    if (ints !== undefined) {
+      // IN_GUEST before the last look at pending interrupts: a later post sees it and kicks.
+      Atomics.store(control, Control.IN_GUEST, 1);
+      if (ints.beforeRun() === Entry.WaitForSipi) {
+        Atomics.store(control, Control.IN_GUEST, 0);
+        if (!idle(false)) return;
+        continue;
+      }
+    }
     const t0 = performance.now();
     const r = vcpu.run();
     runTime100ns += (performance.now() - t0) * 1e4;
+    if (ints !== undefined) {
+      Atomics.store(control, Control.IN_GUEST, 0);
+      ints.afterRun();
+    }
     if (exitHook !== undefined && (r === KVM_EXIT_HYPERV || r === KVM_EXIT_SYSTEM_EVENT)) {
       const a = exitHook(r);
       if (a.kind === "continue") continue;
@@ -291,21 +343,10 @@ function loop(): void {
         io();
         break;
       case KVM_EXIT_X86_RDMSR:
-        counts[C.rdmsr]++;
-        msr.index = run.msrIndex;
-        msr.lo = 0;
-        msr.hi = 0;
-        if (dispatch && dispatch.msr.rdmsr(self_vp, msr) === MsrOutcome.Ok) {
-          run.setMsrData(msr.lo, msr.hi);
-          run.msrError = 0;
-        } else run.msrError = 1;
+        rdmsr();
         break;
       case KVM_EXIT_X86_WRMSR:
-        counts[C.wrmsr]++;
-        msr.index = run.msrIndex;
-        msr.lo = run.msrDataLo;
-        msr.hi = run.msrDataHi;
-        run.msrError = dispatch && dispatch.msr.wrmsr(self_vp, msr) === MsrOutcome.Ok ? 0 : 1;
+        wrmsr();
         break;
       case KVM_EXIT_MMIO:
         mmio();
@@ -323,8 +364,17 @@ function loop(): void {
       case KVM_EXIT_FAIL_ENTRY:
         return fault(`KVM failed to enter the guest (hardware reason 0x${run.failEntryReason.toString(16)})`, r);
       case KVM_EXIT_HLT:
-        return fault("the vCPU halted with no in-kernel irqchip to wake it", r);
+        counts[C.hlt]++;
+        if (ints === undefined) return fault("the vCPU halted with no interrupt controller to wake it", r);
+        if (!idle(true)) return;
+        break;
+      case KVM_EXIT_IRQ_WINDOW_OPEN:
+        counts[C.irq_window]++;
+        break;
+      case KVM_EXIT_SET_TPR:
+        break; // kvm_run.cr8 reached the TPR in afterRun
       case KVM_EXIT_SYSTEM_EVENT:
+        if (run.systemEventType === KVM_SYSTEM_EVENT.RESET) return end({ type: "reset", vcpu: init.vcpu.id, source: "KVM_SYSTEM_EVENT_RESET" });
         return fault("the guest requested a system event (reset or shutdown)", r);
       default:
         counts[C.other]++;
@@ -339,12 +389,15 @@ self.onmessage = async (e: MessageEvent<MachineMessage>) => {
   try {
     if (m.type === "init") await setup(m);
     else if (m.type === "start") {
-      threads = m.threads;
       Atomics.store(control, Control.RUNNING, 1);
       if (Atomics.load(control, Control.STOP) === 0) loop();
       Atomics.store(control, Control.RUNNING, 0);
       flushLine();
       const exits: Record<string, number> = {};
+      if (irq !== undefined) {
+        counts[C.injected] = irq.injected;
+        counts[C.exitless_eoi] = irq.pvEoi.completed;
+      }
       EXIT_COUNTERS.forEach((k, i) => (exits[k] = counts[i]));
       post({ type: "stopped", vcpu: init.vcpu.id, exits, registers: registerSnapshot(vcpu) });
     }

@@ -2,6 +2,10 @@
  * A simulated partition: composition, guest RAM, shared state arenas, VPs with a hand-advanced TSC,
  * and the real dispatch tables of `@hv/dispatch`, so plugin behaviour is tested exactly as the
  * emulator runs it, without KVM. Every call is synchronous and deterministic.
+ *
+ * It also plays the backend's part in a TSC frequency change ({@link TestPartition.changeTscFrequency},
+ * `PluginHandlers.tscFrequencyChanging`/`tscFrequencyChanged`, `PartitionView.stopTscEmulation`),
+ * including TSC emulation: while a plugin holds a change, the guest TSC keeps its old rate.
  * @module
  */
 import { Effect } from "effect";
@@ -10,7 +14,9 @@ import { type Composition, compose } from "@hv/compose";
 import { buildDispatch, corePartitionState, CORE_OWNER, type Dispatch, hypercallStub } from "@hv/dispatch";
 import type { CpuidBit } from "@hv/tlfs";
 import {
+  announceTscFrequencyChange,
   type AnyPlugin,
+  applyTscFrequencyChange,
   CpuidTable,
   type CpuidLeaf,
   type GuestCrashReport,
@@ -33,7 +39,7 @@ export const TESTKIT_HYPERCALL_PORT = 0xe4;
  * Options: `registry` (default: the built-ins), `requested` enlightenment names, `set` parameters,
  * `autoResolve` dependencies (default true), `vpCount` (default 1), `vpIndices` (VP index per VP,
  * default 0..n-1; use e.g. [0, 65] to test sparse VP sets), `memoryBytes` (default 1 MiB),
- * `tscHz` (default 1 GHz).
+ * `tscHz` (default 1 GHz; change it later with {@link TestPartition.changeTscFrequency}).
  */
 export interface TestPartitionOptions {
   readonly registry?: readonly AnyPlugin[];
@@ -110,6 +116,12 @@ export class TestTimers implements TimerService {
 /** The simulated partition (see module doc). Create with {@link TestPartition.create}. */
 export class TestPartition implements PartitionView {
   #tsc = 0;
+  /** What HV_X64_MSR_TSC_FREQUENCY reports (Hz): the latest announced frequency. */
+  #tscHz: number;
+  /** The rate the guest TSC actually ticks at (Hz): `#tscHz`, or the old rate while emulated. */
+  #tscRateHz: number;
+  /** Whether a plugin holds a frequency change (TSC emulation in progress). */
+  #emulating = false;
   /** Guest TSC in cycles (an integer), shared by all VPs; advance with {@link advance}, or set it. */
   get tsc(): number {
     return Math.round(this.#tsc);
@@ -145,9 +157,11 @@ export class TestPartition implements PartitionView {
   private constructor(
     readonly composition: Composition,
     readonly memory: GuestMemory,
-    readonly tscHz: number,
+    tscHz: number,
     vpIndices: readonly number[],
   ) {
+    this.#tscHz = tscHz;
+    this.#tscRateHz = tscHz;
     const slots = (which: "partition" | "vp") =>
       composition.enlightenments.flatMap((e) => {
         const layout = e.plugin.state?.[which];
@@ -179,6 +193,77 @@ export class TestPartition implements PartitionView {
   get vpCount(): number {
     return this.vps.length;
   }
+
+  /**
+   * The guest TSC frequency in Hz that HV_X64_MSR_TSC_FREQUENCY reports (`PartitionView.tscHz`):
+   * the `tscHz` option, then the latest {@link changeTscFrequency}, also while the old rate is
+   * still emulated ({@link guestTscHz}).
+   */
+  get tscHz(): number {
+    return this.#tscHz;
+  }
+
+  /**
+   * The rate in Hz at which the guest TSC actually ticks: {@link tscHz}, except while a plugin holds
+   * a frequency change ({@link tscEmulated}), when it keeps the rate the guest had before the change.
+   */
+  get guestTscHz(): number {
+    return this.#tscRateHz;
+  }
+
+  /** Whether a plugin holds a TSC frequency change, i.e. the old rate is being emulated. */
+  get tscEmulated(): boolean {
+    return this.#emulating;
+  }
+
+  /**
+   * Simulates what a backend does when the guest-visible TSC frequency changes to `hz` Hz (the
+   * emulator: a saved VM restored onto a host with another TSC rate), at the current guest TSC:
+   * 1. every plugin's `tscFrequencyChanging(tscHz, hz)` runs (`announceTscFrequencyChange`);
+   * 2. {@link tscHz} (HV_X64_MSR_TSC_FREQUENCY) reports `hz`;
+   * 3. if no plugin held, the guest TSC ticks at `hz` from now on and every plugin's
+   *    `tscFrequencyChanged(previous rate, hz, tsc)` runs before this returns; if one held, the guest
+   *    TSC keeps its rate (TSC emulation) until a plugin calls {@link stopTscEmulation}.
+   * Returns whether the change is held. `hz` equal to {@link tscHz}: nothing happens (false, or
+   * true while an earlier change is still held). Throws RangeError unless `hz` is a finite number >= 1
+   * (before anything changes).
+   */
+  changeTscFrequency(hz: number): boolean {
+    if (!Number.isFinite(hz) || hz < 1) throw new RangeError(`testkit: TSC frequency must be a finite number >= 1 Hz, got ${hz}`);
+    if (hz === this.#tscHz) return this.#emulating;
+    const hold = announceTscFrequencyChange(this.dispatch.instances.values(), this.#tscHz, hz);
+    this.#tscHz = hz;
+    if (hold) this.#emulating = true;
+    else this.#switchTscRate();
+    return hold;
+  }
+
+  /**
+   * `PartitionView.stopTscEmulation`: when a change is held, the guest TSC switches to {@link tscHz}
+   * at its current value and every plugin's `tscFrequencyChanged` runs; otherwise nothing happens.
+   */
+  stopTscEmulation(): void {
+    if (this.#emulating) this.#switchTscRate();
+  }
+
+  /** Makes the guest TSC tick at the reported frequency from now on, and tells every plugin. */
+  #switchTscRate(): void {
+    const from = this.#tscRateHz, at = this.tsc;
+    this.#tscRateHz = this.#tscHz;
+    this.#emulating = false;
+    applyTscFrequencyChange(this.dispatch.instances.values(), from, this.#tscHz, at);
+  }
+
+  /**
+   * A VM reset as the core performs it: the partition's and every VP's state arena back to power-on
+   * values, then every plugin instance's `reset()` (in composition order). The guest TSC, the host
+   * clock and the recorded interrupts are left alone.
+   */
+  resetVm(): void {
+    this.arena.reset();
+    for (const vp of this.vps) vp.arena.reset();
+    for (const h of this.dispatch.instances.values()) h.reset?.();
+  }
   vp(index: number): VpView | undefined {
     return this.vps.find((v) => v.index === index);
   }
@@ -189,9 +274,10 @@ export class TestPartition implements PartitionView {
   /**
    * Advances the guest TSC by `cycles`, every VP's run time and the host clock by the same span, and
    * fires the timers that fall due, in deadline order, each with the clock and TSC at its deadline.
+   * The span is `cycles` at the rate the guest TSC ticks at ({@link guestTscHz}).
    */
   advance(cycles: number): void {
-    this.advanceTime((cycles * 1e9) / this.tscHz);
+    this.advanceTime((cycles * 1e9) / this.#tscRateHz);
   }
 
   /** {@link advance} in host nanoseconds. */
@@ -214,7 +300,7 @@ export class TestPartition implements PartitionView {
     const d = ns - this.timers.nowNs;
     if (d <= 0) return;
     this.timers.nowNs = ns;
-    this.#tsc += (d * this.tscHz) / 1e9;
+    this.#tsc += (d * this.#tscRateHz) / 1e9;
     for (const vp of this.vps) vp.runTime100ns += d / 100;
   }
 

@@ -394,3 +394,49 @@ export function writeIdtGate64(
   memory.writeU64(at, lo, hi);
   memory.writeU64(at + 8, 0, 0); // offset 63:32 = 0, reserved
 }
+
+const realSeg = (selector: number, base: number, type: number): SegmentState => ({
+  selector,
+  base,
+  limit: 0xffff,
+  type,
+  present: 1,
+  dpl: 0,
+  db: 0,
+  s: 1,
+  l: 0,
+  g: 0,
+  avl: 0,
+});
+
+/**
+ * The state INIT leaves a processor in (SDM Vol. 3A table 10-1, "IA-32 Processor States Following
+ * Power-up, Reset, or INIT"), or, with `startupVector` (0..255), the state a start-up IPI then gives
+ * it (SDM §10.4.3 / 11.6.1: real mode at CS.selector = vector << 8, CS.base = vector << 12, IP = 0;
+ * without a vector CS = 0xF000, base 0xFFFF0000, the caller sets RIP = 0xFFF0). Real mode: CR0 =
+ * 0x60000010 (CD|NW|ET), CR3 = CR4 = EFER = 0, 64 KiB segments, GDTR/IDTR base 0 limit 0xFFFF.
+ * Throws RangeError for a vector outside 0..255.
+ */
+export function realModeSregs(startupVector?: number): BootSregs {
+  if (startupVector !== undefined && !(Number.isInteger(startupVector) && startupVector >= 0 && startupVector <= 255)) {
+    throw new RangeError(`start-up vector must be 0..255, got ${startupVector}`);
+  }
+  const cs = startupVector === undefined ? realSeg(0xf000, 0xffff0000, 0xb) : realSeg(startupVector << 8, startupVector << 12, 0xb);
+  const data = realSeg(0, 0, 0x3);
+  return {
+    cs,
+    ds: data,
+    es: data,
+    fs: data,
+    gs: data,
+    ss: data,
+    tr: { ...realSeg(0, 0, 0xb), s: 0 },
+    ldt: { ...realSeg(0, 0, 0x2), s: 0 },
+    gdt: { base: 0, limit: 0xffff },
+    idt: { base: 0, limit: 0xffff },
+    cr0: 0x60000010,
+    cr3: 0,
+    cr4: 0,
+    efer: 0,
+  };
+}

@@ -138,6 +138,60 @@ export interface PluginHandlers {
   onTimer?(vp: VpView, timer: number): void;
   /** After the core restored this plugin's state from a saved image: re-arm host timers and the like. */
   restored?(): void;
+  /**
+   * TSC frequency change, step 1 of 2 (announced). The backend is about to make the guest TSC tick
+   * at `newHz` instead of `oldHz` (both Hz; e.g. the emulator after restoring a saved VM onto a host
+   * whose TSC runs at another rate and cannot be scaled back, or `TestPartition.changeTscFrequency`).
+   * `oldHz` is what `PartitionView.tscHz` reports now (HV_X64_MSR_TSC_FREQUENCY), `newHz` what it
+   * reports once this step is over.
+   *
+   * Return `true` to **hold** the old rate: the backend then keeps the guest-visible TSC ticking at
+   * the rate it ticks at now (TSC emulation, TLFS "Reenlightenment": the hypervisor emulates the old
+   * frequency until the guest has reenlightened) until some plugin calls
+   * `PartitionView.stopTscEmulation()`; `false` (or no answer) lets the change take effect at once.
+   * hv-reenlightenment holds when the guest enabled both REENLIGHTENMENT_CONTROL and
+   * TSC_EMULATION_CONTROL and the notification interrupt was raised; hv-time never holds, but pins
+   * its current reference-time parameters so that they follow the TSC the guest actually sees.
+   * Every plugin is called, even after one has held (see {@link announceTscFrequencyChange}).
+   *
+   * Called by the backend, once per change, before any partition view reports `newHz`; never on a
+   * vCPU's exit path. May allocate. Must not throw.
+   */
+  tscFrequencyChanging?(oldHz: number, newHz: number): boolean;
+  /**
+   * TSC frequency change, step 2 of 2 (took effect): from guest TSC value `atTsc` (cycles) on, the
+   * guest TSC ticks at `toHz` instead of `fromHz` (Hz); its value does not jump. `fromHz` is the
+   * rate the guest saw until now: the old frequency, also after an emulation that lasted across
+   * several announced changes. Called at once after step 1 when nobody held, otherwise from inside
+   * `PartitionView.stopTscEmulation()` (on the exit path of the guest's acknowledging WRMSR), before
+   * the guest runs again on any VP. hv-time republishes the reference TSC page with the new scale
+   * and an offset that keeps reference time continuous at `atTsc`. Rare: may allocate (BigInt
+   * arithmetic, once per change). Must not throw.
+   */
+  tscFrequencyChanged?(fromHz: number, toHz: number, atTsc: number): void;
+}
+
+/**
+ * Backend helper, step 1 of a TSC frequency change (see {@link PluginHandlers.tscFrequencyChanging}):
+ * calls `tscFrequencyChanging(oldHz, newHz)` on every instance in `instances` (the partition's
+ * plugin instances, in composition order, e.g. `Dispatch.instances.values()`), none skipped, and
+ * returns whether any of them holds the old rate. The caller then makes its partition views report
+ * `newHz`, and either switches the guest TSC at once and calls {@link applyTscFrequencyChange}
+ * (nobody held) or keeps emulating the old rate until `PartitionView.stopTscEmulation()`.
+ */
+export function announceTscFrequencyChange(instances: Iterable<PluginHandlers>, oldHz: number, newHz: number): boolean {
+  let hold = false;
+  for (const h of instances) if (h.tscFrequencyChanging?.(oldHz, newHz) === true) hold = true;
+  return hold;
+}
+
+/**
+ * Backend helper, step 2 of a TSC frequency change (see {@link PluginHandlers.tscFrequencyChanged}):
+ * after the backend switched the guest TSC from `fromHz` to `toHz` at guest TSC value `atTsc`
+ * (cycles), calls `tscFrequencyChanged(fromHz, toHz, atTsc)` on every instance, in order.
+ */
+export function applyTscFrequencyChange(instances: Iterable<PluginHandlers>, fromHz: number, toHz: number, atTsc: number): void {
+  for (const h of instances) h.tscFrequencyChanged?.(fromHz, toHz, atTsc);
 }
 
 /** What a plugin's `create` receives: its resolved parameters and the partition. */
@@ -157,7 +211,9 @@ export interface PluginContext<P> {
  * - `msrs`/`hypercalls`: what it claims (the dispatch tables are built from these at compose time).
  * - `state`: per-partition and per-VP layouts; the core allocates, resets, saves, restores and inspects them.
  * - `timers`: how many host timers the plugin owns per VP (`PartitionView.timers`, `onTimer`).
- * - `emulator`: whether hv's userspace emulator can serve it, and why not.
+ * - `emulator`: whether hv's userspace emulator can serve it, and why not; `userspaceApic` says it
+ *   needs hv's userspace local APIC (its behaviour acts on the APIC: vapic's EOI/ICR/TPR and
+ *   exit-less EOI, synic's auto-EOI), so the emulator refuses it with KVM's in-kernel irqchip.
  * - `passthrough`: its needs on the KVM passthrough backend.
  * - `formats`: its spelling in QEMU, libvirt and KubeVirt.
  * - `create`: builds the handlers once per partition (the next issues' behaviour); absent for CPUID-only plugins.
@@ -173,7 +229,7 @@ export interface Plugin<P extends Record<string, unknown> = Record<string, unkno
   readonly hypercalls: readonly HypercallClaim[];
   readonly state?: { readonly partition?: StateLayout; readonly vp?: StateLayout };
   readonly timers?: { readonly perVp: number };
-  readonly emulator: { readonly supported: true } | { readonly supported: false; readonly reason: string };
+  readonly emulator: { readonly supported: true; readonly userspaceApic?: boolean } | { readonly supported: false; readonly reason: string };
   readonly passthrough: PassthroughNeeds;
   readonly formats: FormatSpec;
   readonly docs: PluginDocs;

@@ -55,6 +55,8 @@ export interface TimerService {
  * - `memory`: bounds-checked guest RAM.
  * - `vp(index)`: the VP with that VP index, or undefined (hostile indices are answered, not thrown).
  * - `tscHz`: the guest TSC frequency in Hz (what HV_X64_MSR_TSC_FREQUENCY reports).
+ *   After a TSC frequency change it reports the new frequency at once, also while the backend
+ *   still emulates the old rate for the guest (see `PluginHandlers.tscFrequencyChanging`).
  * - `apicHz`: the local APIC timer's real input frequency in Hz (what HV_X64_MSR_APIC_FREQUENCY
  *   reports; KVM's in-kernel LAPIC ticks at 1 ns, so 1e9 there).
  * - `state(owner)`: typed views of a plugin's per-partition state (see `StateLayout`).
@@ -67,6 +69,13 @@ export interface TimerService {
  *   all of them (remote VPs are kicked out of the guest; the calling VP flushes before it resumes).
  *   Indices of VPs that do not exist are ignored. Used by HvCallFlushVirtualAddressSpace/List(Ex):
  *   the TLFS requires the flush to be complete when the hypercall returns.
+ * - `stopTscEmulation()`: ends the TSC emulation a plugin asked for by holding a TSC frequency
+ *   change (`PluginHandlers.tscFrequencyChanging` returned true; hv-reenlightenment calls it when
+ *   the guest clears TSC_EMULATION_STATUS.InProgress, and at a VM reset): the backend switches the
+ *   guest TSC to the frequency `tscHz` reports, without a jump in its value, and calls every
+ *   plugin's `tscFrequencyChanged` (`applyTscFrequencyChange`) before returning and before the
+ *   guest runs again on any VP. No effect when nothing is held. Optional: a backend that never
+ *   announces a frequency change (KVM keeps the guest TSC rate with TSC scaling) leaves it out.
  */
 export interface PartitionView {
   readonly vpCount: number;
@@ -79,6 +88,7 @@ export interface PartitionView {
   advertised(bit: CpuidBit): boolean;
   vp(index: number): VpView | undefined;
   state(owner: string): Record<string, ArrayBufferView>;
+  stopTscEmulation?(): void;
 }
 
 /**
@@ -95,6 +105,8 @@ export interface PartitionView {
  * - `requestInterrupt(vector, autoEoi)`: raise a fixed interrupt on this VP (OpenVMM's
  *   `RequestInterrupt`); `autoEoi` = the SynIC auto-EOI semantics. Vector 16..255.
  * - `yieldCpu()`: give the host CPU to another thread (HvCallNotifyLongSpinWait).
+ * - `apic`: the VP's local APIC when the backend runs it in userspace (see {@link VpApic}); absent
+ *   with KVM's in-kernel irqchip, where the synthetic APIC MSRs cannot reach the APIC.
  */
 export interface VpView {
   readonly index: number;
@@ -105,4 +117,31 @@ export interface VpView {
   runTime(): number;
   requestInterrupt(vector: number, autoEoi: boolean): void;
   yieldCpu(): void;
+  readonly apic?: VpApic;
+}
+
+/**
+ * A VP's local APIC as Hyper-V's synthetic APIC MSRs reach it (TLFS §10.5 "Virtual APIC MSRs";
+ * KVM `kvm_hv_vapic_msr_write`/`kvm_hv_vapic_msr_read`, which act on the APIC in either mode).
+ * Only the VP's own thread calls these (the MSRs are per VP). Exit-path safe: no allocation.
+ * - `eoi()`: an EOI (HV_X64_MSR_EOI): clears the highest in-service vector.
+ * - `writeIcr(lo, hi)`: HV_X64_MSR_ICR write: stores ICR[31:0] = `lo`, ICR[63:32] = `hi` and sends
+ *   the interrupt it describes (destination: x2APIC mode `hi`; xAPIC mode `hi` bits 31:24).
+ *   Returns false, changing nothing, when reserved bits of ICR[31:0] are set (the caller #GPs, as
+ *   KVM's `kvm_x2apic_icr_write` does).
+ * - `icrLo()`, `icrHi()`: the ICR as last written (HV_X64_MSR_ICR read).
+ * - `tpr()`, `setTpr(value)`: the task priority register, 0..255 (HV_X64_MSR_TPR).
+ * - `setAssistPage(gpa, enabled)`: HV_X64_MSR_VP_ASSIST_PAGE changed: with `enabled`, bit 0 of the
+ *   u32 at guest physical address `gpa` (the page's `apic_assist` field, TLFS §7.8.7 "no EOI
+ *   required") is the exit-less EOI flag the backend sets when the interrupt it delivers needs no
+ *   EOI exit, and clears when it completes the EOI itself (KVM's PV EOI, `kvm_lapic_set_pv_eoi`).
+ */
+export interface VpApic {
+  eoi(): void;
+  writeIcr(lo: number, hi: number): boolean;
+  icrLo(): number;
+  icrHi(): number;
+  tpr(): number;
+  setTpr(value: number): void;
+  setAssistPage(gpa: number, enabled: boolean): void;
 }

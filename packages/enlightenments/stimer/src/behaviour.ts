@@ -33,30 +33,56 @@
  * **Expiry** (timer thread, `onTimer`): a call before the stored deadline (a re-arm raced the timer
  * thread) re-arms it; a call while the VP's reference time is still below `expiry` (the reference
  * clock floors, so it can trail `host ns / 100` by a tick) re-arms for the remainder, at least 100 ns:
- * like KVM's `time_now >= exp_time` check, an expiry is never delivered before its reference time.
- * Then:
+ * like KVM's `time_now >= exp_time` check, an expiry is never delivered before its reference time
+ * (TLFS: "a timer expiration signal will never be delivered before the expiration time"). Then:
  * - direct mode: `vp.requestInterrupt(apic_vector, false)`; always complete.
  * - message mode: HVMSG_TIMER_EXPIRED {timer_index, expiration_time = expiry, delivery_time = refNow}
  *   to SINT sintx via `postSynicMessage`, tag = timer index + 1:
  *   - "delivered" / "masked" (in the slot): complete.
- *   - "pending" (slot busy, queued by the SynIC; it enters the slot after the guest's EOM): a
- *     periodic timer completes (keeps ticking); a one-shot waits (`pending` = 1) and completes when an
- *     EOM finds its message gone from the queue.
- *   - "busy" (this timer's previous message still queued, or the queue full): a periodic timer
- *     completes and the tick is lost (KVM does not retry periodic messages, "lazy" lost-tick policy;
- *     so a periodic timer never has more than one message waiting); a one-shot waits (`pending` = 2)
- *     and is re-posted at the next EOM.
+ *   - "pending" (slot busy, queued by the SynIC; it enters the slot after the guest's EOM): a one-shot
+ *     or a non-lazy periodic timer waits (`pending` = 1, no host timer) and completes when an EOM
+ *     finds its message gone from the queue; a lazy periodic timer completes (keeps ticking).
+ *   - "busy" (this timer's previous message still queued, or the queue full): a one-shot or a
+ *     non-lazy periodic timer waits (`pending` = 2) and is re-posted at the next EOM; a lazy periodic
+ *     timer completes and the tick is lost (KVM `stimer_send_msg`: `no_retry` for periodic timers,
+ *     "lazy" lost-tick policy), so it never has more than one message waiting.
  *   - "disabled" (SCONTROL or SIMP off): `pending` = 2, re-posted at the next EOM (KVM keeps
  *     `msg_pending` and stops a periodic timer until then).
  * - complete: one-shot -> `enable` cleared (before the interrupt is raised, so a guest reading CONFIG
- *   in its handler sees it clear); periodic -> re-armed from the previous deadline, not from "now"
- *   (no drift): `next = prev + k * period`, k = 1 normally; if the host fell a full period or more
- *   behind, the missed periods are skipped (k = the smallest count that puts `next` in the future,
- *   KVM's `stimer_start` remainder rule) and `expiry` advances by the same k periods.
+ *   in its handler sees it clear); periodic -> the next period, counted from the previous deadline,
+ *   not from "now" (no drift): `next = prev + k * period`, and `expiry` advances by the same k
+ *   periods (so each message's expiration_time is its own period's deadline on the grid
+ *   `first expiry + j * period`). k depends on CONFIG.lazy (bit 2), below.
  *
- * **Lazy** (CONFIG bit 2) is stored and read back; every periodic timer behaves as a lazy one (TLFS
- * §12.4 "Periodic Timers": expirations missed while the VP could not take them are skipped rather
- * than caught up by shortening periods). KVM does the same for all periodic timers.
+ * **Periodic timers that fall behind** (the timer thread woke a period or more late, or the guest
+ * held a message slot; TLFS "Periodic Timers"):
+ * - lazy (bit 2 set): the missed periods are skipped, k = the smallest count that puts `next` in
+ *   the future (TLFS: a lazy timer's signal "is deferred until this virtual processor is available
+ *   ... it is skipped entirely"; KVM's `stimer_start` remainder rule, which KVM applies to every
+ *   periodic timer).
+ * - non-lazy (bit 2 clear): no expiration is lost; the missed periods are delivered, each as its
+ *   own expiry with its own expiration_time (TLFS: "timer period modulation, in effect shortening
+ *   the period until the timer catches up"), k = 1:
+ *   - message mode: the next overdue expiry is posted at once, in the same call. A free slot takes
+ *     it; normally the slot still holds the previous message, so it is queued by the SynIC
+ *     (`pending` = 1, msg_pending set in the slot) and the timer holds: the guest's EOM moves it
+ *     into the slot (one SINT per message) and completes it, and the next overdue one is posted in
+ *     turn. Catch-up runs at the rate the guest consumes messages, in order, one message per period.
+ *   - direct mode: raising the vector again at once would only set the IRR bit that is still set
+ *     (a fixed interrupt already pending in the IRR merges with a new one, as on hardware), and a
+ *     guest counting interrupts would count one. So each overdue period is raised from its own host
+ *     timer, at a shortened period: `max(next, now + min(period / 2, 1 ms))` (the host timer, while
+ *     `deadline` keeps the grid). An interrupt the guest has not taken by then still merges; that
+ *     loss is the guest's, not the timer's.
+ *   - cap ({@link STIMER_CATCH_UP_LIMIT}): when more than that many periods are overdue after the one
+ *     just delivered, the oldest are skipped so that exactly that many remain (TLFS: "If a
+ *     significant number of timer signals have been missed, the hypervisor may be unable to
+ *     compensate ... some timer expiration signals may be skipped completely"). This bounds the
+ *     burst after a long stall (a paused host, a guest with interrupts off for seconds) and keeps a
+ *     tiny hostile period (COUNT = 1, 100 ns) from building an endless backlog. Every call delivers
+ *     a bounded number of expiries (at most the cap + 1).
+ * - after `restored()`, the grid restarts at the restore: periods that fell due while the VM was
+ *   saved are not caught up.
  *
  * Exit path: synchronous, no BigInt, no allocation after each VP's first use (`vp.guestTsc()` may
  * box a double, as in `hv-time`).
@@ -87,8 +113,27 @@ export const StimerPending = {
   Retry: 2,
 } as const;
 
+/**
+ * The most overdue periods a non-lazy periodic timer catches up on: when, after delivering an expiry,
+ * more periods than this are already due, the oldest are skipped so that this many remain (each
+ * then delivered with its own expiration_time). TLFS "Periodic Timers": with "a significant number"
+ * of missed signals "some timer expiration signals may be skipped completely". 32 covers a 32 ms
+ * host stall of a 1 ms timer (the emulator's timer thread was seen waking 4-8 ms late on a loaded
+ * 2-CPU host) and bounds the burst a guest gets after a long one. Unit: periods.
+ */
+export const STIMER_CATCH_UP_LIMIT = 32;
+
+/**
+ * The longest gap between two catch-up interrupts of a non-lazy periodic timer in direct mode, ns
+ * (1 ms). The gap is `min(period / 2, this)`: half a period (TLFS "period modulation", shortening the
+ * period until the timer catches up), giving the guest time to take each interrupt before the next is
+ * raised, but no more than 1 ms, so that a long-period timer still catches up promptly.
+ */
+export const STIMER_CATCH_UP_MAX_SPACING_NS = 1_000_000;
+
 const ENABLE = 1;
 const PERIODIC = 2;
+const LAZY = 4;
 const AUTO_ENABLE = 8;
 const DIRECT = 0x1000;
 const TWO_32 = 0x1_0000_0000;
@@ -210,8 +255,15 @@ export function stimerHandlers(
     timers.arm(STIMER_OWNER, vp.index, t, atNs);
   };
 
-  /** The expiry was handled: one-shot -> disabled; periodic -> next deadline (skipping missed periods). Lock held. */
-  const complete = (vp: VpView, s: StimerViews, t: number, nowNs: number): void => {
+  /**
+   * The expiry of timer `t` was handled (delivered, or dropped by a lazy periodic timer). One-shot ->
+   * disabled. Periodic -> the next period from the previous deadline (see the module doc: lazy skips
+   * missed periods; non-lazy keeps them, up to {@link STIMER_CATCH_UP_LIMIT}) with `expiry` advanced
+   * by the same number of periods, and the host timer armed for it. Returns true, arming nothing,
+   * when the next expiry of a non-lazy message-mode timer is already due: the caller delivers it now
+   * (see `deliver`). Lock held.
+   */
+  const complete = (vp: VpView, s: StimerViews, t: number, nowNs: number): boolean => {
     s.pending[t] = StimerPending.None;
     const lo = s.config[2 * t];
     const period = s.count[2 * t + 1] * TWO_32 + s.count[2 * t];
@@ -221,29 +273,51 @@ export function stimerHandlers(
       s.expiry[2 * t] = 0;
       s.expiry[2 * t + 1] = 0;
       s.deadline[t] = 0;
-      return;
+      return false;
     }
     const periodNs = period * 100;
     let prev = s.deadline[t];
     if (!(prev <= nowNs && prev > -Infinity)) prev = nowNs; // a doctored deadline: count from now
-    let k = Math.floor((nowNs - prev) / periodNs) + 1;
+    // Periods after `prev` already due: prev + j * period <= now for j = 1..overdue.
+    const overdue = Math.floor((nowNs - prev) / periodNs);
+    const lazy = (lo & LAZY) !== 0;
+    let k = lazy ? overdue + 1 : overdue > STIMER_CATCH_UP_LIMIT ? overdue - STIMER_CATCH_UP_LIMIT + 1 : 1;
     let next = prev + k * periodNs;
-    if (!(next > nowNs)) { // rounding at huge magnitudes (doctored deadlines only)
+    if (!(next > prev) || (lazy && !(next > nowNs))) { // rounding at huge magnitudes (doctored deadlines only)
       k = 1;
       next = nowNs + periodNs;
     }
     addSatNumber(s.expiry, t, s.expiry[2 * t], s.expiry[2 * t + 1], k * period);
-    arm(vp, s, t, next);
+    s.deadline[t] = next;
+    if (lazy) {
+      timers.arm(STIMER_OWNER, vp.index, t, next);
+      return false;
+    }
+    if ((lo & DIRECT) !== 0) {
+      // A shortened period while behind, so that catch-up interrupts do not merge in the IRR.
+      const gap = Math.min(periodNs / 2, STIMER_CATCH_UP_MAX_SPACING_NS);
+      timers.arm(STIMER_OWNER, vp.index, t, Math.max(next, nowNs + gap));
+      return false;
+    }
+    if (next > nowNs) {
+      timers.arm(STIMER_OWNER, vp.index, t, next);
+      return false;
+    }
+    return true; // message mode, overdue: posted at once; a busy slot queues it and the timer holds
   };
 
-  /** Delivers the due expiry of timer `t` at reference time `rLo:rHi`. Lock held, timer enabled. */
-  const expire = (vp: VpView, s: StimerViews, t: number, nowNs: number, rLo: number, rHi: number): void => {
+  /**
+   * Delivers the due expiry of timer `t` at reference time `rLo:rHi`; true when the next one is due
+   * too and must be delivered now (only a non-lazy periodic timer in message mode, see `complete`).
+   * Lock held, timer enabled.
+   */
+  const expire = (vp: VpView, s: StimerViews, t: number, nowNs: number, rLo: number, rHi: number): boolean => {
     const lo = s.config[2 * t];
     if ((lo & DIRECT) !== 0) {
-      complete(vp, s, t, nowNs);
+      complete(vp, s, t, nowNs); // never true in direct mode
       const vector = (lo >>> 4) & 0xff;
       if (vector >= HV_SYNIC_FIRST_VALID_VECTOR) vp.requestInterrupt(vector, false);
-      return;
+      return false;
     }
     payload[0] = t;
     payload[1] = 0;
@@ -259,9 +333,39 @@ export function stimerHandlers(
       HV_TIMER_MESSAGE_PAYLOAD_SIZE,
       t + 1,
     );
-    if (r === "delivered" || r === "masked") complete(vp, s, t, nowNs);
-    else if ((lo & PERIODIC) !== 0 && r !== "disabled") complete(vp, s, t, nowNs);
-    else s.pending[t] = r === "pending" ? StimerPending.Queued : StimerPending.Retry;
+    if (r === "delivered" || r === "masked") return complete(vp, s, t, nowNs);
+    if ((lo & (PERIODIC | LAZY)) === (PERIODIC | LAZY) && r !== "disabled") {
+      complete(vp, s, t, nowNs); // lazy: keeps ticking; a queued message waits, a "busy" tick is lost
+      return false;
+    }
+    // One-shot or non-lazy periodic: hold (no host timer) until an EOM.
+    s.pending[t] = r === "pending" ? StimerPending.Queued : StimerPending.Retry;
+    return false;
+  };
+
+  /**
+   * Delivers the due expiry of timer `t` and, for a non-lazy periodic timer in message mode, the
+   * overdue ones after it, in order, until one is held by a busy slot or the next is in the future
+   * (at most {@link STIMER_CATCH_UP_LIMIT} + 1 per call; beyond that, the rest is left to the timer
+   * thread). Never before an expiry's reference time: while the VP's reference time trails it, the
+   * host timer is re-armed for the remainder (at least 100 ns) and the anchor `deadline` stays.
+   * Lock held, timer enabled, nothing pending.
+   */
+  const deliver = (vp: VpView, s: StimerViews, t: number, nowNs: number): void => {
+    readRef(vp);
+    const rLo = ref[0], rHi = ref[1];
+    for (let n = 0;; n++) {
+      const eLo = s.expiry[2 * t], eHi = s.expiry[2 * t + 1];
+      if (!ge64(rLo, rHi, eLo, eHi)) {
+        timers.arm(STIMER_OWNER, vp.index, t, nowNs + Math.max(MIN_RETRY_NS, diff64(eLo, eHi, rLo, rHi) * 100));
+        return;
+      }
+      if (!expire(vp, s, t, nowNs, rLo, rHi)) return;
+      if (n >= STIMER_CATCH_UP_LIMIT) {
+        timers.arm(STIMER_OWNER, vp.index, t, nowNs); // bounded work per call: the timer thread goes on
+        return;
+      }
+    }
   };
 
   /** KVM `stimer_start` after a CONFIG/COUNT write (expiry 0). Lock held, timer enabled. */
@@ -293,7 +397,9 @@ export function stimerHandlers(
         timers.cancel(STIMER_OWNER, vp.index, t);
         const enabled = (s.config[2 * t] & ENABLE) !== 0 && (s.count[2 * t] !== 0 || s.count[2 * t + 1] !== 0);
         if (!enabled || s.pending[t] !== StimerPending.None) {
-          s.deadline[t] = 0;
+          // An expiry waiting for an EOM: the grid restarts here (the old host clock means nothing),
+          // so that the EOM's catch-up counts only periods missed after the restore.
+          s.deadline[t] = enabled ? timers.now() : 0;
           continue;
         }
         const eLo = s.expiry[2 * t], eHi = s.expiry[2 * t + 1];
@@ -324,12 +430,15 @@ export function stimerHandlers(
           continue;
         }
         if (p === StimerPending.Queued) {
-          if (!synicMessageQueued(vp, (lo >>> 16) & 0xf, t + 1)) complete(vp, s, t, timers.now());
+          if (synicMessageQueued(vp, (lo >>> 16) & 0xf, t + 1)) continue;
+          // Its message reached the slot. A non-lazy periodic timer that is behind posts the next
+          // overdue expiry now (it queues behind the one just moved in; the guest's next EOM frees it).
+          const nowNs = timers.now();
+          if (complete(vp, s, t, nowNs)) deliver(vp, s, t, nowNs);
           continue;
         }
         s.pending[t] = StimerPending.None;
-        readRef(vp);
-        expire(vp, s, t, timers.now(), ref[0], ref[1]);
+        deliver(vp, s, t, timers.now());
       }
     } finally {
       release(s.lock);
@@ -395,14 +504,7 @@ export function stimerHandlers(
           timers.arm(STIMER_OWNER, vp.index, t, due); // a re-arm raced the timer thread: not yet
           return;
         }
-        readRef(vp);
-        const eLo = s.expiry[2 * t], eHi = s.expiry[2 * t + 1];
-        if (!ge64(ref[0], ref[1], eLo, eHi)) {
-          // Reference time still trails the expiry: never deliver early; the anchor `deadline` stays.
-          timers.arm(STIMER_OWNER, vp.index, t, nowNs + Math.max(MIN_RETRY_NS, diff64(eLo, eHi, ref[0], ref[1]) * 100));
-          return;
-        }
-        expire(vp, s, t, nowNs, ref[0], ref[1]);
+        deliver(vp, s, t, nowNs);
       } finally {
         release(s.lock);
       }

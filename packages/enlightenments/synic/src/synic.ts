@@ -259,7 +259,7 @@ export const synic = definePlugin({
     },
   ],
   state: { vp: synicVpState, partition: synicPartitionState },
-  emulator: { supported: true },
+  emulator: { supported: true, userspaceApic: true },
   create: () => handlers,
   passthrough: { capabilities: ["KVM_CAP_HYPERV_SYNIC2"], enableCapabilities: ["KVM_CAP_HYPERV_SYNIC2"] },
   formats: {

@@ -8,17 +8,22 @@ import { timeHandlers } from "./behaviour.ts";
  *   number, bits 11:1 kept as written: no reserved-bit check, as KVM);
  * - `tsc_sequence`: the last `tsc_sequence` published in the reference TSC page (0 = never
  *   published; updates skip 0 and 0xFFFFFFFF, as KVM does);
- * - `tsc_scale`, `tsc_offset`: the parameters last published in the page (u64 and s64 as two u32
- *   words; 0 until the page is first enabled). They are the partition's constants
- *   `floor((10^7 << 64) / tscHz)` and 0, which TIME_REF_COUNT uses at every read.
+ * - `params_seq`: sequence lock over `tsc_scale`/`tsc_offset` (odd while a writer changes them or
+ *   writes the page; readers retry), so every vCPU thread reads a consistent pair;
+ * - `tsc_scale`, `tsc_offset`: the partition's current reference-time parameters (u64 and s64 as
+ *   two u32 words), which TIME_REF_COUNT uses at every read and the page publishes. Both 0 means
+ *   "the initial ones": `floor((10^7 << 64) / tscHz)` and offset 0. They are stored when the page
+ *   is first published and when the TSC frequency changes (new scale, offset chosen so that
+ *   reference time is continuous).
  */
 export const timePartitionState = defineState({
-  version: 2,
+  version: 3,
   fields: {
     reference_tsc: { type: "u64", doc: "HV_X64_MSR_REFERENCE_TSC: bit 0 enable, bits 63:12 GPA page number" },
     tsc_sequence: { type: "u32", doc: "tsc_sequence last written into the reference TSC page (0: never)" },
-    tsc_scale: { type: "u64", doc: "tsc_scale last written into the page: floor((10^7 << 64) / tscHz)" },
-    tsc_offset: { type: "u64", doc: "tsc_offset last written into the page (s64, two's complement; hv: 0)" },
+    params_seq: { type: "u32", doc: "sequence lock over tsc_scale/tsc_offset (odd: being written)" },
+    tsc_scale: { type: "u64", doc: "current reference-time scale (0: initial, floor((10^7 << 64) / tscHz))" },
+    tsc_offset: { type: "u64", doc: "current reference-time offset in 100 ns (s64, two's complement; 0 until a frequency change)" },
   },
 });
 
@@ -47,8 +52,10 @@ export const timeVpState = defineState({
  *   again; with bit 0 clear the page is never written.
  * Any access without its gate bit -> #GP. Reference time is `((guest_tsc * scale) >> 64) + offset`
  * with `scale = floor((10^7 << 64) / tscHz)` and offset 0 (the guest TSC in 100 ns units); the MSR
- * never steps back on any VP. Behaviour: `timeHandlers` (behaviour.ts). Source: TLFS §12.3 and
- * §12.7; KVM `get_time_ref_counter`, `kvm_hv_setup_tsc_page`; QEMU `HYPERV_FEAT_TIME`.
+ * never steps back on any VP. On a TSC frequency change (`tscFrequencyChanged`) the page gets the new
+ * scale, an offset that keeps reference time continuous and a new sequence; while hv-reenlightenment
+ * holds the change (TSC emulation), nothing changes. Behaviour: `timeHandlers` (behaviour.ts).
+ * Source: TLFS §12.3 and §12.7; KVM `get_time_ref_counter`, `kvm_hv_setup_tsc_page`; QEMU `HYPERV_FEAT_TIME`.
  */
 export const time = definePlugin({
   name: "time",

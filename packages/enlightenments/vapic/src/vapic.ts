@@ -7,6 +7,7 @@ import {
   HvRecommendationEax,
 } from "@hv/tlfs";
 import { defineState, definePlugin } from "@hv/x86";
+import { vapicHandlers } from "./behaviour.ts";
 
 const gate = HvPrivilegeEax.AccessIntrCtrlRegs;
 
@@ -48,7 +49,8 @@ export const vapic = definePlugin({
   ],
   hypercalls: [],
   state: { vp: vapicVpState },
-  emulator: { supported: true },
+  create: () => vapicHandlers(),
+  emulator: { supported: true, userspaceApic: true },
   passthrough: { capabilities: ["KVM_CAP_HYPERV"] },
   formats: {
     qemu: { property: "hv-vapic" },

@@ -65,6 +65,8 @@ export const KVM_EXIT_HLT = 5;
 export const KVM_EXIT_MMIO = 6;
 /** `KVM_EXIT_IRQ_WINDOW_OPEN` (7): the guest can take an interrupt (after request_interrupt_window). */
 export const KVM_EXIT_IRQ_WINDOW_OPEN = 7;
+/** `KVM_EXIT_SET_TPR` (11): the guest wrote CR8 without an in-kernel LAPIC; `kvm_run.cr8` has the value. */
+export const KVM_EXIT_SET_TPR = 11;
 /** `KVM_EXIT_SHUTDOWN` (8): triple fault. */
 export const KVM_EXIT_SHUTDOWN = 8;
 /** `KVM_EXIT_FAIL_ENTRY` (9): VM entry failed; `fail_entry.hardware_entry_failure_reason`. */
