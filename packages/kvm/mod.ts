@@ -8,6 +8,9 @@
  *   the mmapped `kvm_run` (exit reasons `KVM_EXIT_*`), `kvm_cpuid2`, `kvm_msrs`, `kvm_msr_filter`, ...
  * - `ioctls.ts`, `caps.ts`: request and capability numbers; `probeCapabilities` and its Effect Schema
  *   `CapabilityReport`.
+ * - Interrupt routing: `Vm.setGsiRouting` (`KvmIrqRouting`, `defaultIrqchipRoutes`, MSI and
+ *   Hyper-V SINT entries), `Vm.irqfd` over an `EventFd` (signalled allocation-free with
+ *   `eventfdSignal`), `Vm.hypervEventfd` (KVM_HYPERV_EVENTFD).
  * - vCPU threads: `Vcpu.attach(fd, mmapSize)` in a Worker, `installKickHandler` + `Vcpu.kick(thread)`
  *   to interrupt a synchronous KVM_RUN from another thread.
  * - `openKvmOrSkip` for tests.
@@ -20,6 +23,7 @@ export * from "./src/errors.ts";
 export * from "./src/sys.ts";
 export * from "./src/memory.ts";
 export * from "./src/kick.ts";
+export * from "./src/eventfd.ts";
 export * from "./src/kvm.ts";
 export * from "./src/vcpu.ts";
 export * from "./src/probe.ts";
@@ -35,6 +39,7 @@ export * from "./src/structs/fpu.ts";
 export * from "./src/structs/xcrs.ts";
 export * from "./src/structs/memory_region.ts";
 export * from "./src/structs/irq.ts";
+export * from "./src/structs/irq_routing.ts";
 export * from "./src/structs/mp_state.ts";
 export * from "./src/structs/enable_cap.ts";
 export * from "./src/structs/clock.ts";

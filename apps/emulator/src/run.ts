@@ -1,14 +1,17 @@
 /**
  * `hv run` for the emulator backend: decides what the emulator serves, composes, boots the kernel
  * (or the built-in probe guest with the profile's GUEST_OS_ID on its command line), relays the
- * serial console, and turns the probe's report into a table. Returns the process exit code.
+ * serial console, and turns the probe's report into a table. A guest reset power-cycles the VM (up
+ * to `--max-resets` times); `--on-crash pause` keeps a crashed VM until a signal. Returns the
+ * process exit code.
  * @module
  */
 import { Effect } from "effect";
 import { type ComposeRequest, compose } from "@hv/compose";
-import { runMachine } from "@hv/machine";
+import { DEFAULT_MAX_RESETS, resetSourceName, type RunResult, runMachineWithResets } from "@hv/machine";
+import { holdPaused, type OnCrash, type SignalSource } from "./pause.ts";
 import { planEmulator } from "./policy.ts";
-import { finishRun, prepareGuest } from "./session.ts";
+import { prepareGuest, reportRun, runExitCode } from "./session.ts";
 
 /** What `hv run` was asked (already parsed): the composition request and the machine's settings. */
 export interface RunOptions {
@@ -21,6 +24,10 @@ export interface RunOptions {
   readonly memoryMiB: number;
   readonly timeoutSeconds: number;
   readonly serial: string;
+  /** Guest resets served by power-cycling the VM before a reset ends the run; default `DEFAULT_MAX_RESETS` (8). */
+  readonly maxResets?: number;
+  /** What a guest crash report does: stop (default) or pause (keep the VM until SIGINT/SIGTERM or the timeout). */
+  readonly onCrash?: OnCrash;
   /** `--kernel-irqchip on` = "kernel" (KVM's irqchip); default "userspace" (hv's APIC). */
   readonly irqchip?: "userspace" | "kernel";
 }
@@ -29,6 +36,8 @@ export interface RunOptions {
 export interface RunIo {
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
+  /** Where `--on-crash pause` listens for SIGINT/SIGTERM; default the process's signals. */
+  readonly signals?: SignalSource;
 }
 
 
@@ -63,7 +72,17 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
   if (typeof guest === "number") return guest;
   const { kernel, kernelName, append, initrd, onSerial } = guest;
 
-  const result = await runMachine({
+  const maxResets = o.maxResets ?? DEFAULT_MAX_RESETS;
+  const started = performance.now();
+  let reported = false;
+  // --on-crash pause: report while the crashed VM is kept (vCPUs stopped), then wait.
+  const beforeTeardown = async (r: RunResult) => {
+    if (o.onCrash !== "pause" || r.outcome.kind !== "crash") return;
+    await reportRun(o, io, guest, r.outcome);
+    reported = true;
+    await holdPaused(io, { untilMs: started + o.timeoutSeconds * 1000, signals: io.signals });
+  };
+  const result = await runMachineWithResets({
     kernel,
     kernelName,
     append,
@@ -77,7 +96,19 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
       spec: { requested: served, set, version: composition.version },
     },
     onSerial,
+    beforeTeardown,
+  }, {
+    maxResets,
+    onReset: (r, n) => io.err(`hv: guest reset (${resetSourceName(r.source)}, vCPU ${r.vcpu}): power-cycling the VM (${n} of --max-resets ${maxResets})`),
   });
   guest.close();
-  return await finishRun(o, io, guest, result.outcome);
+  if (!reported) await reportRun(o, io, guest, result.outcome);
+  if (result.limitReached) {
+    io.err(
+      maxResets === 0
+        ? "hv: --max-resets 0: a guest reset stops the VM"
+        : `hv: --max-resets ${maxResets} reached: the guest reset the VM ${maxResets + 1} times; this reset was not served (raise --max-resets for more)`,
+    );
+  }
+  return runExitCode(guest, result.outcome);
 }

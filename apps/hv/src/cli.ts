@@ -11,7 +11,7 @@ import { FORMATS } from "@hv/formats";
 import { composeText } from "./compose_request.ts";
 import { explainText, listText } from "./info.ts";
 import { EXIT_USAGE, UsageError } from "./usage.ts";
-import { ExitCode, runCommand } from "./run_command.ts";
+import { DEFAULT_MAX_RESETS, ExitCode, MAX_RESETS_LIMIT, runCommand } from "./run_command.ts";
 import { doctorText } from "./doctor.ts";
 
 /** The CLI version (`hv --version`). */
@@ -119,6 +119,18 @@ const run_ = Command.make(
     memory: Flag.Int("memory").pipe(Flag.withDescription("Guest RAM in MiB, 2..3072"), Flag.withDefault(256)),
     timeout: Flag.Int("timeout").pipe(Flag.withDescription("Stop the guest after this many seconds (exit code 124)"), Flag.withDefault(60)),
     serial: Flag.String("serial").pipe(Flag.withDescription("COM1 output: stdio or a file path"), Flag.withDefault("stdio")),
+    maxResets: Flag.Int("max-resets").pipe(
+      Flag.withDescription(
+        `Guest resets (HV_X64_MSR_RESET, KVM system-event reset) served by power-cycling the VM, 0..${MAX_RESETS_LIMIT}: each one builds the VM again from the kernel, CMOS NVRAM kept; the next reset ends the run (exit code 0)`,
+      ),
+      Flag.withDefault(DEFAULT_MAX_RESETS),
+    ),
+    onCrash: Flag.String("on-crash").pipe(
+      Flag.withDescription(
+        "After a guest crash report (hv-crash; printed and written to hv-crash-<time>.json): stop (tear the VM down) or pause (keep the VM, vCPUs stopped, until Ctrl-C/SIGTERM or --timeout); exit code 125 either way",
+      ),
+      Flag.withDefault("stop"),
+    ),
     backend: Flag.String("backend").pipe(
       Flag.withDescription("emulator (hv serves Hyper-V in TypeScript), passthrough (KVM's in-kernel Hyper-V), or auto (passthrough where the host serves the whole set, else the emulator)"),
       Flag.withDefault("emulator"),
@@ -140,6 +152,8 @@ const run_ = Command.make(
       memory: f.memory,
       timeout: f.timeout,
       serial: f.serial,
+      maxResets: f.maxResets,
+      onCrash: f.onCrash,
       backend: f.backend,
     }),
 ).pipe(
@@ -149,6 +163,7 @@ const run_ = Command.make(
   Command.withExamples([
     { command: "hv run --profile win2012", description: "the probe guest, behaving as Windows Server 2012 would" },
     { command: "hv run --kernel test.elf --smp 2", description: "a multiboot test kernel, to its isa-debug-exit code" },
+    { command: "hv run --profile win2012 --append crash=1 --on-crash pause", description: "keep the VM after the probe's crash report, until Ctrl-C" },
   ]),
 );
 
@@ -175,7 +190,7 @@ const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   list: [],
   explain: [],
   doctor: ["--json"],
-  run: ["--profile", "--with", "--without", "--set", "--auto-deps", "--kernel", "--initrd", "--append", "--smp", "--memory", "--timeout", "--serial", "--backend"],
+  run: ["--profile", "--with", "--without", "--set", "--auto-deps", "--kernel", "--initrd", "--append", "--smp", "--memory", "--timeout", "--serial", "--backend", "--max-resets", "--on-crash"],
 };
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, " ").trim();

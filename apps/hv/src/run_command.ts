@@ -19,6 +19,10 @@ export interface RunFlags extends ComposeFlags {
   readonly serial: string;
   /** `--backend`: emulator (default), passthrough, or auto. */
   readonly backend?: string;
+  /** `--max-resets`: guest resets served by power-cycling the VM (0..{@link MAX_RESETS_LIMIT}); default {@link DEFAULT_MAX_RESETS}. */
+  readonly maxResets?: number;
+  /** `--on-crash`: one of {@link ON_CRASH_ACTIONS}; default stop. */
+  readonly onCrash?: string;
 }
 
 /** The process exit code a command asks for (a guest's isa-debug-exit code, a failed probe). */
@@ -32,6 +36,12 @@ const PASSTHROUGH = "@hv/kvm-passthrough";
 /** `hv run --backend` choices. */
 export const RUN_BACKENDS = ["emulator", "passthrough", "auto"] as const;
 type Runner = (o: unknown, io: unknown) => Promise<number>;
+/** `hv run --on-crash` choices (as `@hv/emulator`'s `ON_CRASH_ACTIONS`): stop the VM, or pause it until SIGINT/SIGTERM or `--timeout`. */
+export const ON_CRASH_ACTIONS = ["stop", "pause"] as const;
+/** `hv run --max-resets` default (as `@hv/machine`'s `DEFAULT_MAX_RESETS`). */
+export const DEFAULT_MAX_RESETS = 8;
+/** The largest `--max-resets`. */
+export const MAX_RESETS_LIMIT = 1000;
 
 /** Validates the machine flags (one clear message each), composes, and runs the emulator. */
 export const runCommand = (f: RunFlags): Effect.Effect<void, UsageError | ExitCode> =>
@@ -44,6 +54,14 @@ export const runCommand = (f: RunFlags): Effect.Effect<void, UsageError | ExitCo
     const backend = f.backend ?? "emulator";
     if (!(RUN_BACKENDS as readonly string[]).includes(backend)) {
       return yield* Effect.fail(new UsageError({ message: `unknown backend '${backend}'; valid: ${RUN_BACKENDS.join(", ")}` }));
+    }
+    const maxResets = f.maxResets ?? DEFAULT_MAX_RESETS;
+    if (!Number.isInteger(maxResets) || maxResets < 0 || maxResets > MAX_RESETS_LIMIT) {
+      return yield* Effect.fail(new UsageError({ message: `--max-resets must be 0..${MAX_RESETS_LIMIT}, got ${maxResets}` }));
+    }
+    const onCrash = f.onCrash ?? "stop";
+    if (!(ON_CRASH_ACTIONS as readonly string[]).includes(onCrash)) {
+      return yield* Effect.fail(new UsageError({ message: `unknown --on-crash action '${onCrash}'; valid: ${ON_CRASH_ACTIONS.join(", ")}` }));
     }
     const request = yield* composeRequest(f);
     // deno-lint-ignore no-explicit-any
@@ -58,6 +76,7 @@ export const runCommand = (f: RunFlags): Effect.Effect<void, UsageError | ExitCo
       chosen = c.backend;
       console.error(`hv: backend: ${c.backend}${c.reason ? ` (passthrough: ${c.reason})` : " (the host's KVM serves the whole set in-kernel)"}`);
     }
+    if (chosen === "passthrough" && onCrash === "pause") console.error("hv: --on-crash pause is served by the emulator backend only; the passthrough backend stops the VM on a crash");
     const run: Runner = chosen === "passthrough"
       ? (yield* Effect.promise(() => import(PASSTHROUGH) as Promise<{ runPassthrough: Runner }>)).runPassthrough
       : (yield* Effect.promise(() => import(EMULATOR) as Promise<{ runEmulator: Runner }>)).runEmulator;
@@ -73,6 +92,8 @@ export const runCommand = (f: RunFlags): Effect.Effect<void, UsageError | ExitCo
           memoryMiB: f.memory,
           timeoutSeconds: f.timeout,
           serial: f.serial,
+          maxResets,
+          onCrash,
         },
         { out: (l: string) => console.log(l), err: (l: string) => console.error(l) },
       )

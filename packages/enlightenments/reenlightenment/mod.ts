@@ -7,7 +7,9 @@ export {
   REENLIGHTENMENT,
   reenlightenmentHandlers,
   reenlightenmentNotify,
+  ReenlightenmentNotice,
   reenlightenmentPartitionState,
   type ReenlightenmentViews,
+  tscEmulationInProgress,
   tscEmulationRequested,
 } from "./src/behaviour.ts";

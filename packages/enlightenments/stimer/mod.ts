@@ -4,5 +4,12 @@
  * @module
  */
 export { stimer, stimerVpState } from "./src/stimer.ts";
-export { STIMER_OWNER, type StimerHandlers, stimerHandlers, StimerPending } from "./src/behaviour.ts";
+export {
+  STIMER_CATCH_UP_LIMIT,
+  STIMER_CATCH_UP_MAX_SPACING_NS,
+  STIMER_OWNER,
+  type StimerHandlers,
+  stimerHandlers,
+  StimerPending,
+} from "./src/behaviour.ts";
 export { allowDirectStimers, directStimersAllowed } from "./src/direct.ts";

@@ -47,6 +47,7 @@ export const KVM_CAPS = {
   KVM_CAP_KVMCLOCK_CTRL: 76,
   KVM_CAP_SIGNAL_MSI: 77,
   KVM_CAP_READONLY_MEM: 81,
+  KVM_CAP_IRQFD_RESAMPLE: 82,
   KVM_CAP_HYPERV_TIME: 96,
   KVM_CAP_ENABLE_CAP_VM: 98,
   KVM_CAP_CHECK_EXTENSION_VM: 105,
@@ -107,9 +108,19 @@ export const KVM_CAP_SET_TSS_ADDR = 4;
 export const KVM_CAP_EXT_CPUID = 7;
 /** `KVM_CAP_NR_VCPUS` (9): recommended maximum vCPUs per VM. */
 export const KVM_CAP_NR_VCPUS = 9;
+/** `KVM_CAP_IRQFD` (32): KVM_IRQFD. */
+export const KVM_CAP_IRQFD = 32;
+/** `KVM_CAP_IRQFD_RESAMPLE` (82): KVM_IRQFD with KVM_IRQFD_FLAG_RESAMPLE (needs the full in-kernel irqchip). */
+export const KVM_CAP_IRQFD_RESAMPLE = 82;
+/** `KVM_CAP_HYPERV_SYNIC` (123): KVM's in-kernel SynIC (and KVM_IRQ_ROUTING_HV_SINT routes). */
+export const KVM_CAP_HYPERV_SYNIC = 123;
+/** `KVM_CAP_HYPERV_SYNIC2` (148): SynIC without zeroing the message/event pages on enable. */
+export const KVM_CAP_HYPERV_SYNIC2 = 148;
+/** `KVM_CAP_HYPERV_EVENTFD` (154): KVM_HYPERV_EVENTFD. */
+export const KVM_CAP_HYPERV_EVENTFD = 154;
 /** `KVM_CAP_PIT2` (33): KVM_CREATE_PIT2. */
 export const KVM_CAP_PIT2 = 33;
-/** `KVM_CAP_IRQ_ROUTING` (25). */
+/** `KVM_CAP_IRQ_ROUTING` (25): KVM_SET_GSI_ROUTING; the value is KVM_MAX_IRQ_ROUTES (4096 on x86). */
 export const KVM_CAP_IRQ_ROUTING = 25;
 /** `KVM_CAP_HYPERV` (44): KVM's own Hyper-V MSR emulation (0 when unsupported, e.g. under PVM). */
 export const KVM_CAP_HYPERV = 44;

@@ -1,6 +1,6 @@
 /**
- * eventfd(2) for KVM's irqfd (KVM_IRQFD, api.rst §4.75) and Hyper-V eventfd (KVM_HYPERV_EVENTFD,
- * api.rst §4.114) paths: an 8-byte counter the kernel and userspace signal each other through.
+ * eventfd(2) for KVM's irqfd (api.rst "KVM_IRQFD") and Hyper-V eventfd (api.rst
+ * "KVM_HYPERV_EVENTFD") paths: an 8-byte counter the kernel and userspace signal each other through.
  *
  * - Signalling (`write` of a u64) is what raises an interrupt through an irqfd; it is on the exit
  *   path, so {@link eventfdSignal} uses one preallocated 8-byte buffer per isolate, no BigInt, no
@@ -35,6 +35,8 @@ const wview = new DataView(wbuf.buffer);
 const rbuf = new Uint8Array(8);
 const rview = new DataView(rbuf.buffer);
 const TWO_32 = 0x1_0000_0000;
+/** The byte count for read/write, as the `size_t` bigint FFI wants (allocated once, here). */
+const EIGHT = 8n;
 
 /**
  * Adds `n` (1..2^32-1, default 1) to eventfd `fd`'s counter: `write(fd, &u64, 8)` from a
@@ -46,7 +48,7 @@ const TWO_32 = 0x1_0000_0000;
 export function eventfdSignal(fd: number, n = 1): boolean {
   wview.setUint32(0, n >>> 0, true);
   wview.setUint32(4, 0, true);
-  return libc().write(fd, wbuf, 8) === 8;
+  return libc().write(fd, wbuf, EIGHT) === 8;
 }
 
 /**
@@ -56,7 +58,7 @@ export function eventfdSignal(fd: number, n = 1): boolean {
  * on any other error. No allocation on success. Source: eventfd(2); QEMU `event_notifier_test_and_clear`.
  */
 export function eventfdRead(fd: number): number {
-  const r = libc().read(fd, rbuf, 8);
+  const r = libc().read(fd, rbuf, EIGHT);
   if (r === 8) return rview.getUint32(0, true) + rview.getUint32(4, true) * TWO_32;
   const e = errno();
   if (r < 0 && e === EAGAIN) return 0;
@@ -121,10 +123,12 @@ export class EventFdPoller {
   readonly fds: readonly number[];
   readonly #buf: Uint8Array<ArrayBuffer>;
   readonly #view: DataView<ArrayBuffer>;
+  readonly #nfds: bigint;
 
   /** A poller over `fds` (each polled for POLLIN). */
   constructor(fds: readonly number[]) {
     this.fds = [...fds];
+    this.#nfds = BigInt(fds.length);
     this.#buf = new Uint8Array(Math.max(1, fds.length) * POLLFD_SIZE);
     this.#view = new DataView(this.#buf.buffer);
     fds.forEach((fd, i) => {
@@ -140,7 +144,7 @@ export class EventFdPoller {
    */
   wait(timeoutMs: number): number {
     for (let i = 0; i < this.fds.length; i++) this.#view.setInt16(i * POLLFD_SIZE + 6, 0, true);
-    const r = libc().poll(this.#buf, this.fds.length, timeoutMs | 0);
+    const r = libc().poll(this.#buf, this.#nfds, timeoutMs | 0);
     if (r >= 0) return r;
     const e = errno();
     if (e === 4) return 0; // EINTR

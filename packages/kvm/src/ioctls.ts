@@ -53,6 +53,9 @@ export const STRUCT_SIZE = {
   kvm_xcrs: 392,
   kvm_clock_data: 48,
   kvm_signal_mask: 4,
+  kvm_irq_routing: 8,
+  kvm_irqfd: 32,
+  kvm_hyperv_eventfd: 24,
   u64: 8,
 } as const;
 
@@ -103,6 +106,25 @@ export const KVM_SIGNAL_MSI = _IOW(KVMIO, 0xa5, S.kvm_msi);
 export const KVM_GET_VCPU_EVENTS = _IOR(KVMIO, 0x9f, S.kvm_vcpu_events);
 /** KVM_SET_VCPU_EVENTS (vCPU): sets them, e.g. to inject an exception. */
 export const KVM_SET_VCPU_EVENTS = _IOW(KVMIO, 0xa0, S.kvm_vcpu_events);
+/**
+ * VM ioctl (KVM_CAP_IRQ_ROUTING): `struct kvm_irq_routing` (header + `nr` 48-byte entries) replaces
+ * the whole GSI routing table (0x4008AE6A). EINVAL for a bad entry (an unknown type, e.g.
+ * KVM_IRQ_ROUTING_HV_SINT on a kernel without CONFIG_KVM_HYPERV; a GSI >= KVM_MAX_IRQ_ROUTES; two
+ * non-irqchip routes on one GSI) or `nr` > KVM_MAX_IRQ_ROUTES.
+ */
+export const KVM_SET_GSI_ROUTING = _IOW(KVMIO, 0x6a, S.kvm_irq_routing);
+/**
+ * VM ioctl (KVM_CAP_IRQFD): `struct kvm_irqfd`; binds an eventfd to a GSI (signalling it raises the
+ * GSI), or with KVM_IRQFD_FLAG_DEASSIGN unbinds it (0x4020AE76). EBUSY when the eventfd is already
+ * bound; EINVAL without an in-kernel irqchip (resample needs the full one).
+ */
+export const KVM_IRQFD = _IOW(KVMIO, 0x76, S.kvm_irqfd);
+/**
+ * VM ioctl (KVM_CAP_HYPERV_EVENTFD): `struct kvm_hyperv_eventfd`; KVM signals the eventfd when the
+ * guest's HvSignalEvent names `conn_id` (flag number 0), without a userspace exit (0x4018AEBD).
+ * EEXIST when `conn_id` has one, ENOENT deassigning one that has none, EINVAL for bits above 23.
+ */
+export const KVM_HYPERV_EVENTFD = _IOW(KVMIO, 0xbd, S.kvm_hyperv_eventfd);
 /** VM ioctl: `struct kvm_msr_filter` (KVM_CAP_X86_MSR_FILTER). */
 export const KVM_X86_SET_MSR_FILTER = _IOW(KVMIO, 0xc6, S.kvm_msr_filter);
 
@@ -172,6 +194,9 @@ export const IOCTLS: Readonly<Record<string, number>> = {
   KVM_SET_TSC_KHZ,
   KVM_GET_TSC_KHZ,
   KVM_SIGNAL_MSI,
+  KVM_SET_GSI_ROUTING,
+  KVM_IRQFD,
+  KVM_HYPERV_EVENTFD,
   KVM_X86_SET_MSR_FILTER,
   KVM_RUN,
   KVM_GET_REGS,

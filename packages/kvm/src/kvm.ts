@@ -24,7 +24,10 @@ import {
   KVM_GET_SUPPORTED_HV_CPUID,
   KVM_GET_TSC_KHZ,
   KVM_GET_VCPU_MMAP_SIZE,
+  KVM_HYPERV_EVENTFD,
   KVM_IRQ_LINE,
+  KVM_IRQFD,
+  KVM_SET_GSI_ROUTING,
   KVM_SET_IDENTITY_MAP_ADDR,
   KVM_SET_TSC_KHZ,
   KVM_SET_TSS_ADDR,
@@ -38,6 +41,15 @@ import { KvmClockData } from "./structs/clock.ts";
 import { KvmCpuid2 } from "./structs/cpuid2.ts";
 import { KvmEnableCap } from "./structs/enable_cap.ts";
 import { KvmIrqLevel, KvmMsi } from "./structs/irq.ts";
+import {
+  type IrqRoute,
+  KVM_HYPERV_EVENTFD_DEASSIGN,
+  KVM_IRQFD_FLAG_DEASSIGN,
+  KVM_IRQFD_FLAG_RESAMPLE,
+  KvmHypervEventfd,
+  KvmIrqfd,
+  KvmIrqRouting,
+} from "./structs/irq_routing.ts";
 import { KvmUserspaceMemoryRegion } from "./structs/memory_region.ts";
 import { KvmMsrFilter, type MsrFilterRange } from "./structs/msr_filter.ts";
 import { KvmMsrList } from "./structs/msrs.ts";
@@ -187,6 +199,8 @@ export class Vm implements Disposable {
   readonly #cap = new KvmEnableCap();
   readonly #msi = new KvmMsi();
   readonly #irq = new KvmIrqLevel();
+  readonly #irqfd = new KvmIrqfd();
+  readonly #hvEventfd = new KvmHypervEventfd();
   #filter: KvmMsrFilter | undefined;
   #closed = false;
 
@@ -288,6 +302,54 @@ export class Vm implements Disposable {
     this.#irq.irq = irq;
     this.#irq.level = level;
     ioctlBuf(this.fd, KVM_IRQ_LINE, this.#irq.bytes);
+  }
+
+  /**
+   * KVM_SET_GSI_ROUTING (api.rst "KVM_SET_GSI_ROUTING"; QEMU `kvm_irqchip_commit_routes`): replaces
+   * the VM's whole routing table with `routing` (a prepared {@link KvmIrqRouting}, or entries encoded
+   * here, allocating). With KVM_CREATE_IRQCHIP include `defaultIrqchipRoutes()`, or the ISA
+   * interrupts stop. Throws KvmIoctlError ("KVM_SET_GSI_ROUTING failed: EINVAL ...: N entries").
+   */
+  setGsiRouting(routing: KvmIrqRouting | readonly IrqRoute[]): void {
+    const r = routing instanceof KvmIrqRouting ? routing : KvmIrqRouting.of(routing);
+    ioctlBuf(this.fd, KVM_SET_GSI_ROUTING, r.bytes, `${r.nr} entries`);
+  }
+
+  /**
+   * KVM_IRQFD (api.rst "KVM_IRQFD"; QEMU `kvm_irqchip_add_irqfd_notifier_gsi`): from now on a signal
+   * on eventfd `eventfd` raises `gsi` in-kernel. With `resamplefd` >= 0 (KVM_CAP_IRQFD_RESAMPLE, full
+   * in-kernel irqchip) KVM signals it when the guest acks the GSI: an IOAPIC EOI for a level pin, or
+   * for a KVM_IRQ_ROUTING_HV_SINT route an EOI of the SINT's vector or a write of HV_X64_MSR_EOM
+   * (`kvm_hv_notify_acked_sint`). Throws KvmIoctlError (EBUSY: the eventfd is already bound).
+   */
+  irqfd(eventfd: number, gsi: number, resamplefd = -1): void {
+    const flags = resamplefd >= 0 ? KVM_IRQFD_FLAG_RESAMPLE : 0;
+    ioctlBuf(this.fd, KVM_IRQFD, this.#irqfd.set(eventfd, gsi, flags, resamplefd >= 0 ? resamplefd : 0).bytes, `eventfd ${eventfd} to GSI ${gsi}`);
+  }
+
+  /** KVM_IRQFD with KVM_IRQFD_FLAG_DEASSIGN: unbinds eventfd `eventfd` from `gsi` (KVM answers 0 even when not bound). */
+  irqfdDeassign(eventfd: number, gsi: number): void {
+    ioctlBuf(this.fd, KVM_IRQFD, this.#irqfd.set(eventfd, gsi, KVM_IRQFD_FLAG_DEASSIGN).bytes, `eventfd ${eventfd} from GSI ${gsi}`);
+  }
+
+  /**
+   * KVM_HYPERV_EVENTFD (api.rst "KVM_HYPERV_EVENTFD"; QEMU `hyperv_set_event_flag_handler`): the
+   * guest's HvSignalEvent on connection `connId` (0..0xFFFFFF) with flag number 0 signals eventfd
+   * `eventfd` in-kernel (no KVM_EXIT_HYPERV). Throws KvmIoctlError (EEXIST: `connId` has one;
+   * ENOTTY: a kernel without in-kernel Hyper-V).
+   */
+  hypervEventfd(connId: number, eventfd: number): void {
+    ioctlBuf(this.fd, KVM_HYPERV_EVENTFD, this.#hvEventfd.set(connId, eventfd).bytes, `connection 0x${connId.toString(16)}`);
+  }
+
+  /** KVM_HYPERV_EVENTFD with KVM_HYPERV_EVENTFD_DEASSIGN (fd -1, as QEMU): removes `connId`'s eventfd (ENOENT when none). */
+  hypervEventfdDeassign(connId: number): void {
+    ioctlBuf(
+      this.fd,
+      KVM_HYPERV_EVENTFD,
+      this.#hvEventfd.set(connId, -1, KVM_HYPERV_EVENTFD_DEASSIGN).bytes,
+      `connection 0x${connId.toString(16)}`,
+    );
   }
 
   /** KVM_GET_TSC_KHZ on the VM fd: the default guest TSC frequency in kHz (host TSC unless changed). */

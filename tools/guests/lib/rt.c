@@ -9,6 +9,8 @@ char rt_cmdline[1024];
 void *hv_hypercall_pg;
 uint64_t rt_tsc_hz = 3000000000ull;
 volatile uint32_t irq_count[256];
+volatile uint8_t irq_no_eoi[256];
+void (*volatile irq_eoi)(void) = apic_eoi;
 irq_hook_t irq_hook[256];
 volatile struct fault_info last_fault;
 
@@ -346,7 +348,7 @@ void intr_dispatch(struct intr_frame *f)
 	}
 	if (irq_hook[f->vector]) irq_hook[f->vector]((uint32_t)f->vector);
 	irq_count[f->vector]++;
-	if (f->vector != 0xFF && f->vector != 2) apic_eoi();
+	if (f->vector != 0xFF && f->vector != 2 && !irq_no_eoi[f->vector]) irq_eoi();
 }
 
 /* ---------------------------------------------------------------- CPU setup */

@@ -185,6 +185,10 @@ extern volatile uint32_t irq_count[256];
 /* Optional per-vector handler, run (on any CPU) before the count and the EOI. */
 typedef void (*irq_hook_t)(uint32_t vector);
 extern irq_hook_t irq_hook[256];
+/* Vectors whose interrupts the handler must not EOI (auto-EOI SINTs; 0 = EOI as usual). */
+extern volatile uint8_t irq_no_eoi[256];
+/* How the handler EOIs (default apic_eoi; e.g. the VP assist page's exit-less EOI). */
+extern void (*volatile irq_eoi)(void);
 void idt_load(void);
 
 /* ---------------------------------------------------------------- local APIC and SMP */
@@ -192,6 +196,7 @@ bool apic_is_x2apic(void);
 uint32_t apic_id(void);
 void apic_enable(void);              /* software-enable (SVR = 0x1FF) */
 void apic_eoi(void);
+bool apic_isr_bit(uint8_t vector);   /* whether `vector` is in service (ISR) */
 void apic_timer_periodic(uint8_t vector, uint32_t count);   /* count 0 stops; a wake-up source for hlt */
 void apic_send_ipi(uint32_t dest, uint32_t icr_low);   /* dest: APIC id (ignored with shorthands) */
 

@@ -50,6 +50,7 @@ uint32_t apic_id(void)
 }
 void apic_enable(void) { apic_write(APIC_SVR, 0x1FF); }
 void apic_eoi(void) { apic_write(APIC_EOI, 0); }
+bool apic_isr_bit(uint8_t vector) { return (apic_read(0x100 + 0x10 * (vector >> 5)) >> (vector & 31)) & 1; }
 /* Local APIC timer: periodic on `vector` every `count` bus clocks (divide by 1); count 0 stops it. */
 void apic_timer_periodic(uint8_t vector, uint32_t count)
 {

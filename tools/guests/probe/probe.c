@@ -685,6 +685,64 @@ static void sec_time(void)
 		   c_rdtsc);
 }
 
+/* ------------------------------------------------------------------ vapic: exit-less EOI through the VP assist page */
+#define EL_VEC 0x54
+#define EL_ROUNDS 64
+static volatile uint32_t el_skipped, el_written;
+/* Linux's hv_apic_eoi_write: clear apic_assist; when "no EOI required" was set, skip the EOI. */
+static void assist_eoi(void)
+{
+	volatile uint32_t *assist = (volatile uint32_t *)(uint64_t)GPA_VP_ASSIST_PAGE;
+	if (__atomic_exchange_n(assist, 0, __ATOMIC_SEQ_CST) & 1) {
+		el_skipped++;
+		return;
+	}
+	el_written++;
+	wrmsr_safe(HV_X64_MSR_EOI, 0);
+}
+static void msr_eoi(void) { wrmsr_safe(HV_X64_MSR_EOI, 0); }
+
+/* EL_ROUNDS self-IPIs through HV_X64_MSR_ICR, each taken (IF=1) and EOI'd by `eoi`; returns cycles per round, 0 when one got lost. */
+static uint64_t el_rounds(void (*eoi)(void), uint32_t *got)
+{
+	irq_eoi = eoi;
+	irq_count[EL_VEC] = 0;
+	uint64_t t0 = rdtsc();
+	for (uint32_t i = 0; i < EL_ROUNDS; i++) {
+		wrmsr_safe(HV_X64_MSR_ICR, 0x40000ull | EL_VEC);   /* fixed, edge, self shorthand */
+		uint64_t t1 = rdtsc();
+		sti();
+		while (irq_count[EL_VEC] == i && rdtsc() - t1 < rt_tsc_hz / 20) cpu_relax();
+		cli();
+	}
+	uint64_t c = (rdtsc() - t0) / EL_ROUNDS;
+	irq_eoi = apic_eoi;
+	*got = irq_count[EL_VEC];
+	return *got == EL_ROUNDS ? c : 0;
+}
+
+static void vapic_exitless_eoi(bool page_ok)
+{
+	if (!page_ok) {
+		skip("vapic.exitless_eoi", "vapic", "the VP assist page could not be enabled");
+		return;
+	}
+	apic_enable();
+	uint32_t got_msr = 0, got_el = 0;
+	uint64_t c_msr = el_rounds(msr_eoi, &got_msr);
+	el_skipped = el_written = 0;
+	uint64_t c_el = el_rounds(assist_eoi, &got_el);
+	bool isr = apic_isr_bit(EL_VEC);   /* an exit: the VMM completes the last skipped EOI first */
+	bool ok = got_msr == EL_ROUNDS && got_el == EL_ROUNDS && el_skipped == EL_ROUNDS && el_written == 0 && !isr;
+	check_cost("vapic.exitless_eoi", "vapic", ok,
+		   "64 self-IPIs via HV_X64_MSR_ICR, each EOI'd as Linux does (xchg apic_assist: bit 0 set -> skip the "
+		   "EOI): every one arrives with \"no EOI required\" set, no EOI write, vector not in ISR at the end; "
+		   "hv completes the skipped EOIs (counted as exitless_eoi) (cycles per IPI round trip: exit-less EOI vs "
+		   "HV_X64_MSR_EOI)",
+		   (int64_t)c_el, (int64_t)c_msr, "MSR EOI: %u/%u irqs; exit-less: %u/%u irqs, skipped=%u written=%u, isr=%d",
+		   got_msr, EL_ROUNDS, got_el, EL_ROUNDS, el_skipped, el_written, isr);
+}
+
 /* ------------------------------------------------------------------ vapic */
 static void sec_vapic(void)
 {
@@ -701,6 +759,7 @@ static void sec_vapic(void)
 	check("vapic.assist_page.enable", "vapic", !w && !r && rb == (GPA_VP_ASSIST_PAGE | 1),
 	      "WRMSR VP_ASSIST_PAGE = gpa|1 -> no #GP, reads back gpa|1", "WRMSR -> %s, read back %s", fault_name(w),
 	      MV(r, rb));
+	bool page_ok = !w && !r && rb == (GPA_VP_ASSIST_PAGE | 1);
 	uint64_t tpr = 0;
 	r = rdmsr_safe(HV_X64_MSR_TPR, &tpr);
 	msr_rw("vapic.tpr.rw", "vapic", HV_X64_MSR_TPR, 0x20, 0xFF, r ? 0 : tpr, "WRMSR TPR=0x20 reads back 0x20");
@@ -713,6 +772,7 @@ static void sec_vapic(void)
 	check("vapic.icr.read", "vapic", !r, "RDMSR ICR -> no #GP", "ICR=%s", MV(r, icr));
 	check("vapic.recommended", "vapic", true, "4.EAX[3] UseApicMsrs (reported; clear with avic)",
 	      "4.EAX[3]=%u", (R_A >> 3) & 1);
+	vapic_exitless_eoi(page_ok);
 }
 
 /* ------------------------------------------------------------------ runtime, reset */
@@ -1057,6 +1117,74 @@ static void synic_post_signal(void)
 	synic_off();
 }
 
+/* ------------------------------------------------------------------ synic: auto-EOI SINTs via hyperv-testdev */
+#define TESTDEV_SINT_ROUTE_CREATE 1
+#define TESTDEV_SINT_ROUTE_DESTROY 2
+#define TESTDEV_SINT_ROUTE_SET_SINT 3
+#define AEOI_SINT 5
+#define AEOI_VEC 0x55
+#define HV_SYNIC_SINT_AUTO_EOI (1ull << 17)
+
+/* Raises (this VP, AEOI_SINT) through the testdev and waits (bounded, IF=1) until the count moves; returns cycles. */
+static uint64_t aeoi_raise(uint32_t vp, uint64_t bound)
+{
+	uint32_t before = irq_count[AEOI_VEC];
+	uint64_t t0 = rdtsc();
+	outl(TESTDEV_PORT, (uint32_t)TESTDEV_SINT_ROUTE_SET_SINT << 16 | vp << 8 | AEOI_SINT);
+	sti();
+	while (irq_count[AEOI_VEC] == before && rdtsc() - t0 < bound) cpu_relax();
+	cli();
+	return rdtsc() - t0;
+}
+
+static void synic_auto_eoi(void)
+{
+	if (!synic_on(false)) {
+		skip("synic.auto_eoi", "synic", "could not enable SCONTROL/SIMP");
+		return;
+	}
+	apic_enable();
+	uint32_t vp = (uint32_t)bsp_vp_index;
+	uint64_t bound = rt_tsc_hz / 20;
+	outl(TESTDEV_PORT, (uint32_t)TESTDEV_SINT_ROUTE_CREATE << 16 | vp << 8 | AEOI_SINT);
+	irq_no_eoi[AEOI_VEC] = 1;   /* the handler writes no EOI */
+	irq_count[AEOI_VEC] = 0;
+	/* Auto-EOI: each SINT is acknowledged without entering ISR, so two arrive without any EOI. */
+	int w1 = wrmsr_safe(hvMsrSint(AEOI_SINT), AEOI_VEC | HV_SYNIC_SINT_AUTO_EOI);
+	uint64_t c_auto = aeoi_raise(vp, bound);
+	uint32_t i1 = irq_count[AEOI_VEC];
+	bool isr1 = apic_isr_bit(AEOI_VEC);
+	aeoi_raise(vp, bound);
+	uint32_t i2 = irq_count[AEOI_VEC];
+	bool isr2 = apic_isr_bit(AEOI_VEC);
+	/* Control, the same SINT without auto-EOI: the vector stays in service and blocks the next one until an EOI. */
+	int w2 = wrmsr_safe(hvMsrSint(AEOI_SINT), AEOI_VEC);
+	uint64_t c_plain = aeoi_raise(vp, bound);
+	uint32_t i3 = irq_count[AEOI_VEC];
+	bool isr3 = apic_isr_bit(AEOI_VEC);
+	aeoi_raise(vp, rt_tsc_hz / 100);
+	uint32_t i4 = irq_count[AEOI_VEC];
+	uint64_t t0 = rdtsc();
+	apic_eoi();
+	uint64_t c_eoi = rdtsc() - t0;
+	sti_window(rt_tsc_hz / 100);
+	uint32_t i5 = irq_count[AEOI_VEC];
+	apic_eoi();   /* the one that arrived after the EOI */
+	bool ok = !w1 && !w2 && i1 == 1 && !isr1 && i2 == 2 && !isr2 && i3 == 3 && isr3 && i4 == 3 && i5 == 4;
+	check_cost("synic.auto_eoi", "synic", ok,
+		   "SINT5 with auto-EOI (bit 17) raised twice through the testdev, handler writes no EOI: 2 interrupts, "
+		   "vector never in ISR; without auto-EOI the vector stays in ISR and blocks the next raise until an "
+		   "EOI (cycles: raise to handler with auto-EOI vs. the same plus the EOI write it saves)",
+		   (int64_t)c_auto, (int64_t)(c_plain + c_eoi),
+		   "SINT wr %s/%s; auto-EOI: irqs=%u isr=%d, irqs=%u isr=%d; plain: irqs=%u isr=%d, blocked irqs=%u, after EOI "
+		   "irqs=%u; EOI write %lu cycles",
+		   fault_name(w1), fault_name(w2), i1, isr1, i2, isr2, i3, isr3, i4, i5, c_eoi);
+	irq_no_eoi[AEOI_VEC] = 0;
+	wrmsr_safe(hvMsrSint(AEOI_SINT), HV_SYNIC_SINT_RESET);
+	outl(TESTDEV_PORT, (uint32_t)TESTDEV_SINT_ROUTE_DESTROY << 16 | vp << 8 | AEOI_SINT);
+	synic_off();
+}
+
 /* ------------------------------------------------------------------ synic */
 static void sec_synic(void)
 {
@@ -1095,6 +1223,7 @@ static void sec_synic(void)
 	int w = wrmsr_safe(HV_X64_MSR_EOM, 0);
 	check("synic.eom.write", "synic", !w, "WRMSR EOM=0 -> no #GP", "WRMSR EOM -> %s", fault_name(w));
 	synic_post_signal();
+	synic_auto_eoi();
 }
 
 /* ------------------------------------------------------------------ stimer, stimer-direct */

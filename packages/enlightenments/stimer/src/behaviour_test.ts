@@ -15,7 +15,13 @@ import {
 } from "@hv/tlfs";
 import { postSynicMessage, SYNIC_MESSAGE_QUEUE_DEPTH, synicQueuedMessages } from "@hv/synic";
 import { rdmsr, TestPartition, type TestVp, wrmsr } from "@hv/testkit";
-import { STIMER_OWNER, type StimerHandlers, StimerPending } from "../mod.ts";
+import {
+  STIMER_CATCH_UP_LIMIT,
+  STIMER_CATCH_UP_MAX_SPACING_NS,
+  STIMER_OWNER,
+  type StimerHandlers,
+  StimerPending,
+} from "../mod.ts";
 
 // 2.56 GHz makes time's scale exact (10^7 * 2^64 / 2.56e9 = 2^56): reference time = host ns / 100
 // exactly, so deadlines land on the nanosecond. The 1 GHz tests cover a floored scale.
@@ -82,6 +88,32 @@ function consume(p: TestPartition, n = 0, sint = SINT, eom = false): void {
   if (s.pending || eom) assert.equal(wrmsr(p.vps[n], HV_X64_MSR_EOM, 0), "ok");
 }
 const vectors = (vp: TestVp) => vp.interrupts.map((i) => i.vector);
+/** The timer thread is stuck for `ns`: the host clock and the guest TSC move on, nothing fires; then it wakes. */
+function stall(p: TestPartition, ns: number): void {
+  p.timers.nowNs += ns;
+  p.tsc += (ns * p.tscHz) / 1e9;
+  p.advanceTime(0);
+}
+/** A guest draining SINT `sint` of VP `n` (Linux order: clear the slot, EOM only if msg_pending): the timer messages seen. */
+function drain(p: TestPartition, n = 0, sint = SINT) {
+  const seen: ReturnType<typeof slot>[] = [];
+  for (let i = 0; i < 10_000 && slot(p, n, sint).type === HVMSG_TIMER_EXPIRED; i++) {
+    seen.push(slot(p, n, sint));
+    consume(p, n, sint);
+  }
+  return seen;
+}
+/** Records the host time of every interrupt requested on `vp` (the testkit records vectors only). */
+function interruptTimes(p: TestPartition, vp: TestVp): number[] {
+  const times: number[] = [];
+  const request = vp.requestInterrupt.bind(vp);
+  vp.requestInterrupt = (vector, autoEoi) => {
+    times.push(p.timers.now());
+    request(vector, autoEoi);
+  };
+  return times;
+}
+const ms = (k: number) => BigInt(k) * TICKS_PER_MS;
 const armedCount = (p: TestPartition) => [...p.timers.armed.values()].filter((t) => t.owner === STIMER_OWNER).length;
 
 // ------------------------------------------------------------------------------------------ MSRs
@@ -448,6 +480,267 @@ Deno.test("lazy bit: stored and read back; with a host on time, lazy and non-laz
   p.advanceTime(10 * MS);
   assert.equal(vectors(vp).filter((v) => v === 0x60).length, 10);
   assert.equal(vectors(vp).filter((v) => v === 0x61).length, 10);
+});
+
+// ------------------------------------------------------------------------------ non-lazy catch-up
+
+Deno.test("non-lazy periodic, message mode: a wake 5.5 periods late delivers every missed period, one message and one SINT each, expiration_time = its own deadline", () => {
+  const p = partition();
+  const vp = p.vps[0];
+  const t0 = refNow(vp);
+  assert.equal(setConfig(vp, 0, ENABLE | PERIODIC | sintx(SINT)), "ok");
+  assert.equal(setCount(vp, 0, TICKS_PER_MS), "ok");
+  stall(p, 6.5 * MS); // deadlines 1..6 ms have passed
+  // Tick 1 is in the slot, tick 2 queued behind it (msg_pending tells the guest to EOM); the timer
+  // holds with no host timer until the guest frees the slot.
+  assert.equal(slot(p).expiration, t0 + ms(1));
+  assert.equal(slot(p).pending, 1);
+  assert.equal(synicQueuedMessages(vp, SINT), 1);
+  assert.equal((vp.state(STIMER_OWNER) as { pending: Uint8Array }).pending[0], StimerPending.Queued);
+  assert.equal(armedCount(p), 0);
+  assert.equal(vp.interrupts.length, 1);
+  const seen = drain(p); // each EOM moves the next one in and queues the one after
+  assert.deepEqual(seen.map((m) => m.expiration), [1, 2, 3, 4, 5, 6].map((k) => t0 + ms(k)));
+  assert.ok(seen.every((m) => m.timer === 0 && m.delivery === t0 + 65_000n), "all delivered at the late wake");
+  assert.deepEqual(vectors(vp), Array(6).fill(VECTOR), "one SINT per message");
+  // Caught up: tick 7 on the original grid, on time.
+  assert.equal(armedCount(p), 1);
+  p.advanceTime(0.5 * MS - EPS);
+  assert.equal(slot(p).type, 0);
+  p.advanceTime(EPS);
+  assert.equal(slot(p).expiration, t0 + ms(7));
+  assert.equal(slot(p).delivery, t0 + ms(7));
+  assert.equal(vp.interrupts.length, 7);
+});
+
+Deno.test("non-lazy periodic, message mode: 1000 expiries in 1 s with the timer thread waking 4-8 ms late every 50 ms: exactly 1000 messages, none skipped", () => {
+  const p = partition();
+  const vp = p.vps[0];
+  const t0 = refNow(vp);
+  assert.equal(setConfig(vp, 0, ENABLE | PERIODIC | sintx(SINT)), "ok");
+  assert.equal(setCount(vp, 0, TICKS_PER_MS), "ok");
+  const seen: bigint[] = [];
+  for (let step = 0; step < 1000; step++) {
+    if (step % 50 === 25 && p.timers.nowNs < 950 * MS) stall(p, (4 + (((step / 50) | 0) % 5)) * MS);
+    p.advanceTime(MS - (p.timers.nowNs % MS)); // the guest runs until the next ms boundary
+    for (const m of drain(p)) seen.push(m.expiration);
+    if (p.timers.nowNs >= 1000 * MS) break;
+  }
+  assert.equal(p.timers.nowNs, 1000 * MS);
+  assert.equal(seen.length, 1000);
+  assert.deepEqual(seen, Array.from({ length: 1000 }, (_, k) => t0 + ms(k + 1)), "every period once, in order");
+  assert.equal(vp.interrupts.length, 1000);
+});
+
+Deno.test("non-lazy periodic, message mode: a guest that holds the slot gets the held expiries at its EOMs, in order, none lost (lazy would lose them)", () => {
+  const p = partition();
+  const vp = p.vps[0];
+  const t0 = refNow(vp);
+  assert.equal(setConfig(vp, 0, ENABLE | PERIODIC | sintx(SINT)), "ok");
+  assert.equal(setCount(vp, 0, TICKS_PER_MS), "ok");
+  p.advanceTime(MS); // tick 1: delivered, the guest does not consume it
+  p.advanceTime(MS); // tick 2: queued; the timer holds
+  assert.equal(synicQueuedMessages(vp, SINT), 1);
+  assert.equal(armedCount(p), 0, "no host timer while an expiry waits for the EOM");
+  p.advanceTime(10 * MS); // ticks 3..12 fall due while it holds
+  assert.equal(synicQueuedMessages(vp, SINT), 1, "never more than one message of this timer queued");
+  assert.equal(vp.interrupts.length, 1);
+  const seen = drain(p);
+  assert.deepEqual(seen.map((m) => m.expiration), Array.from({ length: 12 }, (_, k) => t0 + ms(k + 1)));
+  assert.equal(seen[1].delivery, t0 + ms(2), "tick 2 was posted (queued) on time");
+  assert.ok(seen.slice(2).every((m) => m.delivery === t0 + ms(12)), "ticks 3..12 are posted at the EOMs");
+  assert.equal(vp.interrupts.length, 12);
+  p.advanceTime(MS);
+  assert.equal(slot(p).expiration, t0 + ms(13), "then on the original grid");
+  assert.equal(config(vp, 0), ENABLE | PERIODIC | sintx(SINT));
+});
+
+Deno.test("non-lazy periodic with the SINT's queue full of other messages: the expiry waits (Retry), then every period comes after the older messages", () => {
+  const p = partition();
+  const vp = p.vps[0];
+  const t0 = refNow(vp);
+  const w = Uint32Array.of(0);
+  assert.equal(postSynicMessage(vp, SINT, 0x100, w, 4), "delivered");
+  for (let i = 0; i < SYNIC_MESSAGE_QUEUE_DEPTH; i++) {
+    assert.equal(postSynicMessage(vp, SINT, 0x101 + i, w, 4), "pending");
+  }
+  assert.equal(setConfig(vp, 2, ENABLE | PERIODIC | sintx(SINT)), "ok");
+  assert.equal(setCount(vp, 2, TICKS_PER_MS), "ok");
+  p.advanceTime(MS);
+  assert.equal((vp.state(STIMER_OWNER) as { pending: Uint8Array }).pending[2], StimerPending.Retry);
+  p.advanceTime(5 * MS);
+  assert.equal(armedCount(p), 0);
+  const types: number[] = [];
+  const expirations: bigint[] = [];
+  for (let i = 0; i < 50 && slot(p).type !== 0; i++) {
+    types.push(slot(p).type);
+    if (slot(p).type === HVMSG_TIMER_EXPIRED) expirations.push(slot(p).expiration);
+    consume(p);
+  }
+  assert.deepEqual(types.slice(0, 6), [0x100, 0x101, 0x102, 0x103, 0x104, 0x105]);
+  assert.deepEqual(expirations, [1, 2, 3, 4, 5, 6].map((k) => t0 + ms(k)));
+  assert.equal(armedCount(p), 1);
+});
+
+Deno.test("direct mode after a late wake: non-lazy raises every missed period from its own host timer, at half a period apart (no IRR merge); lazy skips them", () => {
+  const p = partition({ direct: true });
+  const vp = p.vps[0];
+  const times = interruptTimes(p, vp);
+  assert.equal(setConfig(vp, 0, ENABLE | PERIODIC | DIRECT | vector(0x60)), "ok");
+  assert.equal(setConfig(vp, 1, ENABLE | PERIODIC | LAZY | DIRECT | vector(0x61)), "ok");
+  assert.equal(setCount(vp, 0, TICKS_PER_MS), "ok");
+  assert.equal(setCount(vp, 1, TICKS_PER_MS), "ok");
+  stall(p, 6.5 * MS);
+  p.advanceTime(12 * MS - p.timers.nowNs);
+  const at = (v: number) => vp.interrupts.flatMap((x, i) => (x.vector === v ? [times[i] / MS] : []));
+  // Non-lazy: ticks 1..12 by 12 ms; the late one at 6.5, then one every 0.5 ms until caught up.
+  assert.deepEqual(at(0x60), [6.5, 7, 7.5, 8, 8.5, 9, 9.5, 10, 10.5, 11, 11.5, 12]);
+  at(0x60).forEach((t, k) => assert.ok(t >= k + 1, `tick ${k + 1} never before its deadline`));
+  // Lazy: ticks 2..6 skipped, back on the grid at 7 ms.
+  assert.deepEqual(at(0x61), [6.5, 7, 8, 9, 10, 11, 12]);
+  p.advanceTime(MS);
+  assert.deepEqual(at(0x60).slice(-1), [13]);
+  assert.deepEqual(at(0x61).slice(-1), [13]);
+});
+
+Deno.test("direct mode: catch-up interrupts of a long-period non-lazy timer are at most 1 ms apart", () => {
+  const p = partition({ direct: true });
+  const vp = p.vps[0];
+  const times = interruptTimes(p, vp);
+  assert.equal(STIMER_CATCH_UP_MAX_SPACING_NS, MS);
+  assert.equal(setConfig(vp, 0, ENABLE | PERIODIC | DIRECT | vector(0x60)), "ok");
+  assert.equal(setCount(vp, 0, 100n * TICKS_PER_MS), "ok");
+  stall(p, 350 * MS); // deadlines 100, 200, 300 ms have passed
+  p.advanceTime(400 * MS - p.timers.nowNs);
+  assert.deepEqual(times.map((t) => t / MS), [350, 351, 352, 400]);
+});
+
+Deno.test("catch-up cap: more than STIMER_CATCH_UP_LIMIT overdue periods -> the oldest are skipped, exactly that many caught up (message and direct mode)", () => {
+  assert.equal(STIMER_CATCH_UP_LIMIT, 32);
+  // Message mode: the timer thread stuck for 1 s.
+  const p = partition({ direct: true });
+  const vp = p.vps[0];
+  const t0 = refNow(vp);
+  assert.equal(setConfig(vp, 0, ENABLE | PERIODIC | sintx(SINT)), "ok");
+  assert.equal(setCount(vp, 0, TICKS_PER_MS), "ok");
+  assert.equal(setConfig(vp, 1, ENABLE | PERIODIC | DIRECT | vector(0x61)), "ok");
+  assert.equal(setCount(vp, 1, TICKS_PER_MS), "ok");
+  stall(p, 1000.5 * MS); // deadlines 1..1000 ms have passed
+  const seen = drain(p).map((m) => m.expiration);
+  // Tick 1 (due when the timer thread woke), then the last 32 overdue: 969..1000; 2..968 skipped.
+  assert.equal(seen.length, 1 + STIMER_CATCH_UP_LIMIT);
+  assert.deepEqual(seen, [t0 + ms(1), ...Array.from({ length: 32 }, (_, k) => t0 + ms(969 + k))]);
+  p.advanceTime(0.5 * MS);
+  assert.equal(slot(p).expiration, t0 + ms(1001));
+  consume(p);
+  // Direct mode, same stall: tick 1, then 969.. caught up at half-period spacing, none lost after.
+  p.advanceTime(1100 * MS - p.timers.nowNs);
+  assert.equal(vectors(vp).filter((v) => v === 0x61).length, 1 + (1100 - 968));
+
+  // A guest that keeps the slot busy for 1 s: the same cap applies at its EOM.
+  const q = partition();
+  const qvp = q.vps[0];
+  const q0 = refNow(qvp);
+  assert.equal(setConfig(qvp, 0, ENABLE | PERIODIC | sintx(SINT)), "ok");
+  assert.equal(setCount(qvp, 0, TICKS_PER_MS), "ok");
+  q.advanceTime(1002 * MS); // tick 1 delivered, tick 2 queued, the guest never looks
+  assert.equal(qvp.interrupts.length, 1);
+  const held = drain(q).map((m) => m.expiration);
+  assert.deepEqual(held, [q0 + ms(1), q0 + ms(2), ...Array.from({ length: 32 }, (_, k) => q0 + ms(971 + k))]);
+  assert.equal(qvp.interrupts.length, 34);
+});
+
+Deno.test("hostile tiny period (COUNT = 1, 100 ns) non-lazy: a late wake is capped, a guest that never consumes holds it, nothing floods or hangs", () => {
+  const p = partition({ direct: true });
+  const vp = p.vps[0];
+  assert.equal(setConfig(vp, 0, ENABLE | PERIODIC | sintx(SINT)), "ok");
+  assert.equal(setCount(vp, 0, 1n), "ok");
+  stall(p, 2 * MS); // 20000 periods overdue
+  assert.equal(vp.interrupts.length, 1, "tick 1 in the slot, the next queued: the timer holds");
+  assert.equal(armedCount(p), 0);
+  p.advanceTime(100 * MS);
+  assert.equal(vp.interrupts.length, 1);
+  // Tick 1, the one queued at the wake, then (1 000 000 periods later, at these EOMs) the last 32.
+  assert.equal(drain(p).length, 1 + 1 + STIMER_CATCH_UP_LIMIT);
+  // Direct mode: one interrupt per timer-thread call, at most the cap behind.
+  assert.equal(setConfig(vp, 1, ENABLE | PERIODIC | DIRECT | vector(0x61)), "ok");
+  assert.equal(setCount(vp, 1, 1n), "ok");
+  const before = vp.interrupts.length;
+  stall(p, 1 * MS);
+  p.advanceTime(MS);
+  // Tick 1 at the wake, 2..9968 skipped (cap), 9969..20000 caught up at 50 ns apart and then on time.
+  assert.equal(vectors(vp).slice(before).filter((v) => v === 0x61).length, 1 + (20_000 - 9_968));
+});
+
+Deno.test("one-shot timers are unaffected by the catch-up rules: a late wake delivers exactly one expiry, lazy bit or not", () => {
+  const p = partition({ direct: true });
+  const vp = p.vps[0];
+  const t0 = refNow(vp);
+  assert.equal(setConfig(vp, 0, ENABLE | sintx(SINT)), "ok");
+  assert.equal(setCount(vp, 0, t0 + ms(1)), "ok");
+  assert.equal(setConfig(vp, 1, ENABLE | LAZY | DIRECT | vector(0x61)), "ok");
+  assert.equal(setCount(vp, 1, t0 + ms(1)), "ok");
+  stall(p, 50 * MS);
+  assert.deepEqual(drain(p).map((m) => [m.expiration, m.delivery]), [[t0 + ms(1), t0 + ms(50)]]);
+  assert.deepEqual(vectors(vp), [VECTOR, 0x61]);
+  assert.equal(config(vp, 0), sintx(SINT));
+  assert.equal(config(vp, 1), LAZY | DIRECT | vector(0x61));
+  assert.equal(armedCount(p), 0);
+  p.advanceTime(100 * MS);
+  assert.equal(vp.interrupts.length, 2);
+});
+
+Deno.test("hostile configs keep their behaviour under catch-up: direct vector < 16 raises nothing, a masked SINT interrupts never, COUNT 0 arms nothing", () => {
+  const p = partition({ direct: true });
+  const vp = p.vps[0];
+  const t0 = refNow(vp);
+  assert.equal(setConfig(vp, 0, ENABLE | PERIODIC | DIRECT | vector(0x0f)), "ok");
+  assert.equal(setCount(vp, 0, TICKS_PER_MS), "ok");
+  assert.equal(wrmsr(vp, hvMsrSint(5), 0x10000 | VECTOR), "ok"); // masked
+  assert.equal(setConfig(vp, 1, ENABLE | PERIODIC | sintx(5)), "ok");
+  assert.equal(setCount(vp, 1, TICKS_PER_MS), "ok");
+  assert.equal(setConfig(vp, 2, ENABLE | PERIODIC | sintx(SINT)), "ok"); // COUNT 0
+  stall(p, 6.5 * MS);
+  p.advanceTime(5.5 * MS);
+  assert.equal(vp.interrupts.length, 0);
+  assert.equal(config(vp, 0), ENABLE | PERIODIC | DIRECT | vector(0x0f), "still enabled, ticking");
+  // The masked SINT: messages for a polling guest, tick after tick, and no interrupt ever.
+  assert.deepEqual(drain(p, 0, 5).map((m) => m.expiration), Array.from({ length: 12 }, (_, k) => t0 + ms(k + 1)));
+  assert.equal(vp.interrupts.length, 0);
+  assert.equal(slot(p).type, 0, "COUNT 0: nothing on SINT 2");
+  assert.equal(armedCount(p), 2);
+});
+
+Deno.test("save/restore with a non-lazy expiry waiting for the EOM: the grid restarts at the restore, so the EOM catches up nothing from before it", () => {
+  const p = partition();
+  const vp = p.vps[0];
+  const t0 = refNow(vp);
+  assert.equal(postSynicMessage(vp, SINT, 0x100, Uint32Array.of(0), 4), "delivered");
+  assert.equal(setConfig(vp, 0, ENABLE | PERIODIC | sintx(SINT)), "ok");
+  assert.equal(setCount(vp, 0, TICKS_PER_MS), "ok");
+  p.advanceTime(MS);
+  assert.equal((vp.state(STIMER_OWNER) as { pending: Uint8Array }).pending[0], StimerPending.Queued);
+  const busy = p.memory.slice(SIMP, 4096)!;
+  const vs = vp.arena.save(), ps = p.arena.save();
+  const q = partition();
+  q.timers.nowNs = 7_000 * MS; // another process: its host clock says 7 s
+  q.tsc = p.tsc;
+  q.memory.write(SIMP, busy);
+  q.vps[0].arena.restore(vs);
+  q.arena.restore(ps);
+  handlers(q).restored();
+  assert.equal(armedCount(q), 0);
+  const seen: ReturnType<typeof slot>[] = [];
+  for (let i = 0; i < 10 && slot(q).type !== 0; i++) {
+    seen.push(slot(q));
+    consume(q);
+  }
+  assert.deepEqual(seen.map((m) => m.type), [0x100, HVMSG_TIMER_EXPIRED]);
+  assert.equal(seen[1].expiration, t0 + ms(1));
+  assert.equal(armedCount(q), 1, "one period after the restore, not 7000 periods of catch-up");
+  q.advanceTime(MS);
+  assert.equal(slot(q).expiration, t0 + ms(2));
+  assert.equal(q.vps[0].interrupts.length, 2);
 });
 
 // ------------------------------------------------------------------------------ busy slot, EOM

@@ -25,10 +25,12 @@ const msrs: MsrClaim[] = Array.from({ length: HV_SYNIC_STIMER_COUNT }, (_, n) =>
  * - `expiry[n]`: reference time (100 ns) of the armed or undelivered expiry (KVM `exp_time`); 0 when
  *   the timer is stopped. Saved state: the host deadline is recomputed from it after a restore.
  * - `deadline[n]`: the host time (ns, `PartitionView.timers` clock) at which `expiry` falls due, the
- *   anchor periodic re-arms count from (only meaningful while `expiry` != 0). Meaningless in another
- *   process: `StimerHandlers.restored` rebuilds it.
- * - `pending[n]`: 0, or why the expiry waits for an EOM: 1 its message is queued by the SynIC,
- *   2 it was not taken and is posted again at the next EOM (`StimerPending`).
+ *   anchor periodic re-arms count from (only meaningful while `expiry` != 0). A non-lazy direct-mode
+ *   timer catching up arms its host timer later than this (paced); the anchor stays on the grid.
+ *   Meaningless in another process: `StimerHandlers.restored` rebuilds it.
+ * - `pending[n]`: 0, or why the expiry waits for an EOM (one-shot and non-lazy periodic timers; a
+ *   lazy periodic timer waits only while the SynIC is disabled): 1 its message is queued by the SynIC, 2 it was
+ *   not taken and is posted again at the next EOM (`StimerPending`). No host timer runs meanwhile.
  * - `lock`: 0 free / 1 held, spinlock over this VP's timers (taken before the SynIC's own lock).
  */
 export const stimerVpState = defineState({

@@ -224,9 +224,11 @@ const handlers: PluginHandlers = Object.freeze({ rdmsr, wrmsr, hypercall });
  *   (3); no event connection -> HV_STATUS_INVALID_CONNECTION_ID (0x12; KVM 0x11 then QEMU 0x12);
  *   otherwise HV_STATUS_SUCCESS after setting the connection's flag (a disabled target drops it).
  *
- * Auto-EOI: SINT bit 17 is passed to `VpView.requestInterrupt(vector, autoEoi)`. KVM's in-kernel
- * LAPIC, which the emulator uses, cannot honour it (an MSI is always a normal fixed interrupt the
- * guest must EOI); it takes effect once a userspace APIC exists.
+ * Auto-EOI: SINT bit 17 is passed to `VpView.requestInterrupt(vector, autoEoi)`; the emulator's
+ * userspace APIC (`@hv/apic`) acknowledges such a vector without setting ISR, so the guest writes
+ * no EOI. KVM's in-kernel LAPIC cannot honour it for a userspace SynIC (an MSI is always a normal
+ * fixed interrupt the guest must EOI), so the emulator refuses synic with `--kernel-irqchip on`
+ * (`emulator.userspaceApic`).
  *
  * For other plugins: `postSynicMessage`, `signalSynicEvent`, `synicMessageQueued`,
  * `addSynicEomListener`, the connection table and `synicTestDevBackend` (src/delivery.ts,

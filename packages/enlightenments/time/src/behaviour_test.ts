@@ -49,7 +49,11 @@ const rng = (seed: number) => {
 };
 
 const ram = (p: TestPartition) => p.memory.bytes.slice();
-const timeState = (p: TestPartition) => p.arena.inspect().time;
+/** The time plugin's partition state by name, without the parameter lock word (`params_seq`). */
+const timeState = (p: TestPartition) => {
+  const { params_seq: _lock, ...rest } = p.arena.inspect().time as Record<string, unknown>;
+  return rest;
+};
 
 Deno.test("enable: page = {seq != 0, reserved 0, scale = floor(10^7*2^64/Hz), offset 0}, rest of the page zeroed, nothing else touched", () => {
   for (const hz of HZ) {

@@ -20,15 +20,17 @@ Deno.test("time claims TIME_REF_COUNT (ro, gate [1]) and REFERENCE_TSC (rw, gate
   assert.deepEqual(time.passthrough.capabilities, ["KVM_CAP_HYPERV_TIME"]);
 });
 
-Deno.test("time state: per partition the MSR, sequence and published page parameters; per VP the last value returned", () => {
+Deno.test("time state: per partition the MSR, sequence, parameter lock and current parameters; per VP the last value returned", () => {
   assert.equal(time.state?.partition, timePartitionState);
   assert.equal(time.state?.vp, timeVpState);
   const buf = new SharedArrayBuffer(timePartitionState.byteLength);
   timePartitionState.reset(buf);
-  assert.deepEqual(timePartitionState.inspect(buf), { reference_tsc: 0n, tsc_sequence: 0, tsc_scale: 0n, tsc_offset: 0n });
+  assert.deepEqual(timePartitionState.inspect(buf), { reference_tsc: 0n, tsc_sequence: 0, params_seq: 0, tsc_scale: 0n, tsc_offset: 0n });
+  assert.equal(timePartitionState.version, 3, "params_seq added (v3)");
   assert.deepEqual(timePartitionState.placements.map((p) => [p.name, p.offset]), [
     ["reference_tsc", 0],
     ["tsc_sequence", 8],
+    ["params_seq", 12],
     ["tsc_scale", 16],
     ["tsc_offset", 24],
   ]);
