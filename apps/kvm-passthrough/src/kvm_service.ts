@@ -14,12 +14,17 @@
  * @module
  */
 import {
+  closeFd,
+  EventFd,
+  eventfdRead,
+  eventfdSignal,
   KVM_CAPS,
   KVM_EXIT_HYPERV_HCALL,
   KVM_EXIT_HYPERV_SYNIC,
   KVM_EXIT_IO_OUT,
   KvmIoctlError,
   type KvmCapName,
+  type KvmIrqRouting,
   KvmMsrs,
   type KvmRun,
   Kvm,
@@ -41,6 +46,15 @@ export interface VcpuRef {
   readonly kind: "vcpu";
   readonly fd: number;
   readonly id: number;
+}
+
+/**
+ * An eventfd created (or adopted) through a {@link KvmService}: `fd` is the process-wide descriptor
+ * (a simulated number in tests), which is what crosses to other threads.
+ */
+export interface EventfdRef {
+  readonly kind: "eventfd";
+  readonly fd: number;
 }
 
 /** One `struct kvm_msr_entry`: MSR index and its 64-bit value. */
@@ -191,6 +205,14 @@ export function writeHypercallResult(run: KvmRun, lo: number, hi = 0): void {
  *   KVM_EXIT_HYPERV, and its `hcall.result` (status in bits 15:0).
  * - `systemEventType(vcpu)`: `kvm_run.system_event.type` of the last KVM_EXIT_SYSTEM_EVENT.
  * - `ioExit(vcpu)`: `kvm_run.io` of the last KVM_EXIT_IO (direction, port, size, first datum).
+ * - `createEventfd()`: `eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)` (QEMU `event_notifier_init`);
+ *   `signalEventfd(e)`: adds 1 (exit path: no allocation, no throw; false when the write failed);
+ *   `readEventfd(e)`: takes the counter, 0 when none (non-blocking); `closeEventfd(e)`.
+ * - `setGsiRouting(vm, routing)`: KVM_SET_GSI_ROUTING with a prepared `KvmIrqRouting` (the whole
+ *   table: KVM's default irqchip routes must be in it).
+ * - `irqfd(vm, e, gsi, resample?)` / `irqfdDeassign(vm, e, gsi)`: KVM_IRQFD, with
+ *   KVM_IRQFD_FLAG_RESAMPLE when `resample` is given (signalled when the guest acks the GSI).
+ * - `hypervEventfd(vm, connId, e)` / `hypervEventfdDeassign(vm, connId)`: KVM_HYPERV_EVENTFD.
  * - `close()`: releases everything the service created.
  * Every failing ioctl throws `KvmIoctlError` ("KVM_SET_CPUID2 failed: EINVAL ...").
  */
@@ -216,6 +238,15 @@ export interface KvmService {
   setHypercallResult(vcpu: VcpuRef, status: number): void;
   systemEventType(vcpu: VcpuRef): number;
   ioExit(vcpu: VcpuRef): IoExit;
+  createEventfd(): EventfdRef;
+  signalEventfd(e: EventfdRef): boolean;
+  readEventfd(e: EventfdRef): number;
+  closeEventfd(e: EventfdRef): void;
+  setGsiRouting(vm: VmRef, routing: KvmIrqRouting): void;
+  irqfd(vm: VmRef, e: EventfdRef, gsi: number, resample?: EventfdRef): void;
+  irqfdDeassign(vm: VmRef, e: EventfdRef, gsi: number): void;
+  hypervEventfd(vm: VmRef, connId: number, e: EventfdRef): void;
+  hypervEventfdDeassign(vm: VmRef, connId: number): void;
   close(): void;
 }
 
@@ -239,8 +270,10 @@ const hex = (n: number) => `0x${n.toString(16)}`;
 
 /**
  * {@link KvmService} over `@hv/kvm` (Deno FFI): opens /dev/kvm lazily, keeps the `Vm`/`Vcpu` objects
- * behind the refs, and closes them in {@link close}. `adoptVm`/`adoptVcpu` wrap objects someone
- * else created (the machine, a vCPU worker) without taking ownership.
+ * behind the refs, and closes them in {@link close} (the VMs first, which drops their irqfds, then
+ * the eventfds it created). `adoptVm`/`adoptVcpu`/`adoptEventfd` wrap objects someone else created
+ * (the machine, another thread) without taking ownership. The eventfd calls work on any fd number,
+ * so a vCPU worker signals eventfds the main thread created.
  */
 export class RealKvmService implements KvmService {
   readonly kind = "kvm";
@@ -251,6 +284,7 @@ export class RealKvmService implements KvmService {
   readonly #vms = new Map<number, Vm>();
   readonly #vcpus = new Map<number, Vcpu>();
   readonly #owned: Vm[] = [];
+  readonly #eventfds = new Map<number, EventFd>();
   readonly #evmcs = new Uint16Array(1);
 
   /** A service for `path` (default /dev/kvm); nothing is opened until first use. */
@@ -370,8 +404,47 @@ export class RealKvmService implements KvmService {
   ioExit(vcpu: VcpuRef): IoExit {
     return ioExitOf(this.#vcpu(vcpu).kvmRun);
   }
+  createEventfd(): EventfdRef {
+    const e = EventFd.create();
+    this.#eventfds.set(e.fd, e);
+    return { kind: "eventfd", fd: e.fd };
+  }
+  /** A ref for an eventfd created elsewhere (another thread, by number); not closed by {@link close}. */
+  adoptEventfd(fd: number): EventfdRef {
+    return { kind: "eventfd", fd };
+  }
+  signalEventfd(e: EventfdRef): boolean {
+    return eventfdSignal(e.fd);
+  }
+  readEventfd(e: EventfdRef): number {
+    return eventfdRead(e.fd);
+  }
+  closeEventfd(e: EventfdRef): void {
+    const owned = this.#eventfds.get(e.fd);
+    if (owned) {
+      this.#eventfds.delete(e.fd);
+      owned.close();
+    } else closeFd(e.fd);
+  }
+  setGsiRouting(vm: VmRef, routing: KvmIrqRouting): void {
+    this.#vm(vm).setGsiRouting(routing);
+  }
+  irqfd(vm: VmRef, e: EventfdRef, gsi: number, resample?: EventfdRef): void {
+    this.#vm(vm).irqfd(e.fd, gsi, resample ? resample.fd : -1);
+  }
+  irqfdDeassign(vm: VmRef, e: EventfdRef, gsi: number): void {
+    this.#vm(vm).irqfdDeassign(e.fd, gsi);
+  }
+  hypervEventfd(vm: VmRef, connId: number, e: EventfdRef): void {
+    this.#vm(vm).hypervEventfd(connId, e.fd);
+  }
+  hypervEventfdDeassign(vm: VmRef, connId: number): void {
+    this.#vm(vm).hypervEventfdDeassign(connId);
+  }
   close(): void {
     for (const vm of this.#owned.splice(0)) vm.close();
+    for (const e of this.#eventfds.values()) e.close();
+    this.#eventfds.clear();
     this.#vms.clear();
     this.#vcpus.clear();
     this.#kvm?.close();

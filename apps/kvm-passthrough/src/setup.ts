@@ -17,23 +17,14 @@
  * CPUID is `@hv/machine`'s `guestCpuid`, the same table the emulator's vCPUs get.
  * @module
  */
-import { Schema } from "effect";
 import { HV_CRASH_CTL_CRASH_NOTIFY, HV_X64_MSR_CRASH_CTL, HV_X64_MSR_VP_INDEX } from "@hv/tlfs";
 import { guestCpuid } from "@hv/machine";
 import type { CpuidLeaf } from "@hv/x86";
 import type { KvmService, MsrEntry, VcpuRef, VmRef } from "./kvm_service.ts";
+import { PassthroughSetupError } from "./errors.ts";
 import type { PassthroughPlan } from "./preflight.ts";
 
-/**
- * A failure while setting up a VM the preflight accepted (the kernel changed its mind, or reports
- * something the preflight cannot see): `vcpu` (or -1 for the VM), `step` (the ioctl and capability),
- * `message` for the person at the command line.
- */
-export class PassthroughSetupError extends Schema.TaggedError<PassthroughSetupError>()("PassthroughSetupError", {
-  vcpu: Schema.Number,
-  step: Schema.String,
-  message: Schema.String,
-}) {}
+export { PassthroughSetupError } from "./errors.ts";
 
 /** The MSRs KVM_SET_MSRS writes (host-initiated) for vCPU `index` under `plan`: VP_INDEX, and CRASH_CTL when crash is composed. */
 export function vcpuMsrs(plan: PassthroughPlan, index: number): MsrEntry[] {

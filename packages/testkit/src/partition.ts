@@ -29,6 +29,7 @@ import {
   type PartitionView,
   type TimerService,
   StateArena,
+  type VpApic,
   type VpView,
 } from "@hv/x86";
 
@@ -70,6 +71,12 @@ export class TestVp implements VpView {
   runTime100ns = 0;
   /** How many times a plugin yielded this VP's CPU. */
   yields = 0;
+  /**
+   * The VP's local APIC as the synthetic APIC MSRs see it (`VpView.apic`); absent by default (like
+   * KVM's in-kernel irqchip under the emulator). Tests of APIC-facing plugins set it, e.g. to
+   * `@hv/apic`'s `vpApicOf(new LocalApic(...))`.
+   */
+  apic?: VpApic;
   constructor(
     readonly index: number,
     readonly apicId: number,

@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
-import { HV_X64_MSR_REFERENCE_TSC, HV_X64_MSR_TIME_REF_COUNT, HV_X64_MSR_TSC_FREQUENCY } from "@hv/tlfs";
+import {
+  HV_X64_MSR_REENLIGHTENMENT_CONTROL,
+  HV_X64_MSR_REFERENCE_TSC,
+  HV_X64_MSR_TIME_REF_COUNT,
+  HV_X64_MSR_TSC_EMULATION_CONTROL,
+  HV_X64_MSR_TSC_EMULATION_STATUS,
+  HV_X64_MSR_TSC_FREQUENCY,
+} from "@hv/tlfs";
 import { MsrOutcome, newMsrAccess } from "@hv/x86";
 import { rdmsr, TestPartition, type TestVp, wrmsr } from "@hv/testkit";
-import { referenceParams, timeHandlers } from "../mod.ts";
+import { loadReferenceParams, referenceParams, timeHandlers, tscChangeParams } from "../mod.ts";
 
 const M64 = (1n << 64n) - 1n;
 const PAGE = 0x5000;
@@ -330,4 +337,163 @@ Deno.test("two VPs enabling pages at two GPAs: both valid, distinct sequences", 
   wrmsr(p.vps[1], HV_X64_MSR_REFERENCE_TSC, 0x4000 | 1);
   assert.deepEqual([readPage(p, 0x3000).sequence, readPage(p, 0x4000).sequence], [1, 2]);
   assert.equal(rdmsr(p.vps[0], HV_X64_MSR_REFERENCE_TSC), BigInt(0x4000 | 1), "one partition-wide MSR");
+});
+
+// ---- TSC frequency change (PluginHandlers.tscFrequencyChanging / tscFrequencyChanged) ----
+
+/** tscChangeParams with BigInt operands, for the expected values. */
+const changeRef = (scale: bigint, offset: bigint, t: bigint, hz: number) => {
+  const r0 = BigInt.asUintN(64, ((t * scale) >> 64n) + offset);
+  const s = scaleFor(hz);
+  return { scale: s, offset: BigInt.asIntN(64, r0 - ((t * s) >> 64n)), r0 };
+};
+const paramsOf = (p: { scaleLo: number; scaleHi: number; offsetLo: number; offsetHi: number }) => ({
+  scale: (BigInt(p.scaleHi) << 32n) | BigInt(p.scaleLo),
+  offset: BigInt.asIntN(64, (BigInt(p.offsetHi) << 32n) | BigInt(p.offsetLo)),
+});
+
+Deno.test("tscChangeParams: new scale for the new Hz, offset keeping reference time exactly continuous at the switch (both directions, signed offsets)", () => {
+  const next = rng(7);
+  for (const [from, to] of [[2.5e9, 3e9], [3e9, 2.5e9], [1e9, 3_092_974_311], [3_000_123_457, 1e9 + 1]]) {
+    for (let i = 0; i < 200; i++) {
+      const t = next() * 2 ** 20 + next(); // up to ~2^52 cycles
+      const cur = i % 2 ? referenceParams(from) : referenceParams(from, BigInt(next()) - (1n << 31n));
+      const got = paramsOf(tscChangeParams(cur, t, to));
+      const c = paramsOf(cur);
+      const want = changeRef(c.scale, c.offset, BigInt(t), to);
+      assert.deepEqual(got, { scale: want.scale, offset: want.offset }, `${from}->${to} t=${t}`);
+      assert.equal(BigInt.asUintN(64, ((BigInt(t) * got.scale) >> 64n) + got.offset), want.r0, "same reference time at the switch");
+    }
+  }
+  assert.throws(() => tscChangeParams(referenceParams(1e9), 0, 0), RangeError);
+});
+
+Deno.test("change without reenlightenment: page republished at once (next sequence, new scale, continuous offset), MSR follows, 1 s = 10^7 ticks", () => {
+  for (const [from, to] of [[2.5e9, 3e9], [3e9, 2.5e9], [2_596_144_000, 3_000_123_457]]) {
+    const p = TestPartition.create({ requested: ["time", "frequencies"], tscHz: from, vpCount: 2 });
+    const [a, b] = p.vps;
+    wrmsr(a, HV_X64_MSR_REFERENCE_TSC, PAGE | 1);
+    p.advance(from * 3.7);
+    const t0 = p.tsc;
+    const before = pageTime(p, t0);
+    assert.equal(refCount(b), before);
+    assert.equal(p.changeTscFrequency(to), false, "nobody holds");
+    const want = changeRef(scaleFor(from), 0n, BigInt(t0), to);
+    assert.deepEqual(readPage(p), { sequence: 2, reserved: 0, scale: want.scale, offset: want.offset }, `${from}->${to}`);
+    assert.equal(pageTime(p, t0), before, "same reference time at the switch");
+    assert.equal(refCount(a), before);
+    assert.deepEqual(timeState(p), { reference_tsc: BigInt(PAGE | 1), tsc_sequence: 2, tsc_scale: want.scale, tsc_offset: BigInt.asUintN(64, want.offset) });
+    assert.equal(rdmsr(a, HV_X64_MSR_TSC_FREQUENCY), BigInt(to), "TSC_FREQUENCY and the page scale agree again");
+    const r = refCount(a);
+    p.advance(to);
+    const d = refCount(b) - r;
+    assert.ok(d >= 9_999_999n && d <= 10_000_001n, `${from}->${to}: one second = ${d} ticks`);
+    assert.equal(refCount(b), pageTime(p, p.tsc));
+  }
+});
+
+Deno.test("bracket and monotonicity across several unheld changes, on every VP, from the page in guest memory", () => {
+  const p = TestPartition.create({ requested: ["time"], tscHz: 2.5e9, vpCount: 3 });
+  wrmsr(p.vps[2], HV_X64_MSR_REFERENCE_TSC, PAGE | 1);
+  const next = rng(4242);
+  const hzs = [3e9, 1e9, 3_092_974_311, 2.5e9, 2_500_000_001];
+  let last = 0n;
+  for (let i = 0; i < 1000; i++) {
+    if (i % 200 === 199) {
+      const seq = readPage(p).sequence;
+      p.changeTscFrequency(hzs[(i / 200) | 0]);
+      assert.equal(readPage(p).sequence, seq + 1);
+    }
+    const vp = p.vps[next() % 3];
+    p.advance(next() & 0xfffff);
+    const page1 = pageTime(p, p.tsc);
+    p.advance(next() & 0xff);
+    const msr = refCount(vp);
+    p.advance(next() & 0xff);
+    const page2 = pageTime(p, p.tsc);
+    assert.ok(page1 <= msr && msr <= page2, `read ${i}: ${page1} <= ${msr} <= ${page2}`);
+    assert.ok(msr >= last, `read ${i}: step back`);
+    last = msr;
+  }
+});
+
+Deno.test("change with the page disabled: nothing written to RAM, TIME_REF_COUNT continuous; a later enable publishes the new parameters", () => {
+  const p = TestPartition.create({ requested: ["time"], tscHz: 2e9 });
+  const vp = p.vps[0];
+  p.advance(4e9);
+  const ramBefore = ram(p);
+  const r0 = refCount(vp);
+  const st = new Uint32Array(4);
+  assert.equal(loadReferenceParams(p.state("time"), st), false, "initial parameters: nothing stored yet");
+  p.changeTscFrequency(3e9);
+  assert.deepEqual(ram(p), ramBefore);
+  assert.equal(loadReferenceParams(p.state("time"), st), true);
+  assert.equal(refCount(vp), r0, "continuous");
+  p.advance(3e9);
+  const r1 = refCount(vp);
+  assert.ok(r1 - r0 >= 9_999_999n && r1 - r0 <= 10_000_001n);
+  wrmsr(vp, HV_X64_MSR_REFERENCE_TSC, PAGE | 1);
+  const want = changeRef(scaleFor(2e9), 0n, 4_000_000_000n, 3e9);
+  assert.deepEqual(readPage(p), { sequence: 1, reserved: 0, scale: want.scale, offset: want.offset });
+  assert.equal(pageTime(p, p.tsc), refCount(vp));
+});
+
+Deno.test("a change that wraps the sequence: 0xFFFFFFFE -> 1 (skips 0xFFFFFFFF and 0)", () => {
+  const p = TestPartition.create({ requested: ["time"] });
+  wrmsr(p.vps[0], HV_X64_MSR_REFERENCE_TSC, PAGE | 1);
+  (p.state("time").tsc_sequence as Uint32Array)[0] = 0xfffffffd;
+  p.changeTscFrequency(2e9);
+  assert.equal(readPage(p).sequence, 0xfffffffe);
+  p.changeTscFrequency(3e9);
+  assert.equal(readPage(p).sequence, 1);
+});
+
+Deno.test("held change (hv-reenlightenment): page and TIME_REF_COUNT keep the old parameters and rate until the acknowledgement, then republish", () => {
+  const p = TestPartition.create({ requested: ["time", "reenlightenment", "frequencies"], tscHz: 2.5e9, vpCount: 2 });
+  const [a, b] = p.vps;
+  wrmsr(a, HV_X64_MSR_REENLIGHTENMENT_CONTROL, 0xeen | (1n << 16n) | (1n << 32n));
+  wrmsr(a, HV_X64_MSR_TSC_EMULATION_CONTROL, 1n);
+  p.advance(2.5e9);
+  // The page is enabled only during the emulation: it must publish the old (pinned) parameters.
+  assert.equal(p.changeTscFrequency(3e9), true);
+  wrmsr(b, HV_X64_MSR_REFERENCE_TSC, PAGE | 1);
+  assert.deepEqual(readPage(p), { sequence: 1, reserved: 0, scale: scaleFor(2.5e9), offset: 0n }, "old scale while emulated");
+  const page0 = readPage(p);
+  for (let i = 0; i < 50; i++) {
+    p.advanceTime(20_000_000); // 20 ms
+    assert.equal(refCount(i % 2 ? a : b), refAt(p.tsc, 2.5e9), "TIME_REF_COUNT still at the old parameters");
+  }
+  assert.deepEqual(readPage(p), page0, "frozen");
+  const t0 = p.tsc, r0 = refAt(t0, 2.5e9);
+  assert.equal(wrmsr(b, HV_X64_MSR_TSC_EMULATION_STATUS, 0n), "ok");
+  const want = changeRef(scaleFor(2.5e9), 0n, BigInt(t0), 3e9);
+  assert.deepEqual(readPage(p), { sequence: 2, reserved: 0, scale: want.scale, offset: want.offset });
+  assert.equal(pageTime(p, t0), r0);
+  p.advanceTime(1e9);
+  assert.equal(p.tsc - t0, 3e9, "the guest TSC runs at the new rate");
+  const d = refCount(a) - r0;
+  assert.ok(d >= 9_999_999n && d <= 10_000_001n, `one second = ${d} ticks`);
+});
+
+Deno.test("VM reset after a change: power-on parameters for the new frequency (offset 0)", () => {
+  const p = TestPartition.create({ requested: ["time"], tscHz: 2.5e9 });
+  p.advance(1e10);
+  p.changeTscFrequency(3e9);
+  p.advance(1e9);
+  p.resetVm();
+  assert.deepEqual(timeState(p), { reference_tsc: 0n, tsc_sequence: 0, tsc_scale: 0n, tsc_offset: 0n });
+  assert.equal(refCount(p.vps[0]), refAt(p.tsc, 3e9));
+  wrmsr(p.vps[0], HV_X64_MSR_REFERENCE_TSC, PAGE | 1);
+  assert.deepEqual(readPage(p), { sequence: 1, reserved: 0, scale: scaleFor(3e9), offset: 0n });
+});
+
+Deno.test("frequency-change hooks directly: changing pins the parameters and never holds; a nonsensical Hz is ignored (no throw)", () => {
+  const p = TestPartition.create({ requested: ["time"], tscHz: 2e9 });
+  const h = p.dispatch.instances.get("time")!;
+  assert.equal(h.tscFrequencyChanging!(2e9, 3e9), false);
+  assert.equal(timeState(p).tsc_scale, scaleFor(2e9), "pinned");
+  for (const bad of [0, -1, Number.NaN, Infinity]) h.tscFrequencyChanged!(2e9, bad, 1234);
+  assert.equal(timeState(p).tsc_scale, scaleFor(2e9));
+  assert.equal(timeState(p).tsc_offset, 0n);
+  assert.equal((p.state("time").params_seq as Uint32Array)[0] % 2, 0, "the lock is free");
 });
