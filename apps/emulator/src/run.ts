@@ -10,7 +10,8 @@ import { Effect } from "effect";
 import { type ComposeRequest, compose } from "@hv/compose";
 import { DEFAULT_MAX_RESETS, resetSourceName, type RunResult, runMachineWithResets } from "@hv/machine";
 import { holdPaused, type OnCrash, type SignalSource } from "./pause.ts";
-import { planEmulator } from "./policy.ts";
+import { NEEDS_USERSPACE_APIC, planEmulator } from "./policy.ts";
+import { interruptSummary } from "./stats.ts";
 import { prepareGuest, reportRun, runExitCode } from "./session.ts";
 
 /** What `hv run` was asked (already parsed): the composition request and the machine's settings. */
@@ -52,12 +53,13 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
   const registry = new Map(o.request.registry.map((p) => [p.name, p] as const));
   const plan = planEmulator(registry, wanted.success.enlightenments.map((e) => e.name), o.irqchip);
   if (plan.refused.length > 0) {
-    const names = plan.refused.map((r) => r.name);
-    io.err(
-      `hv: the emulator cannot serve ${plan.refused.map((r) => `'${r.name}' (${r.reason})`).join(", ")}; remove ${
-        names.length > 1 ? "them" : "it"
-      } (--without ${names.join(",")}) or use the passthrough backend on a host with in-kernel Hyper-V`,
-    );
+    // One line per reason; the --without hint also names what depends on the refused ones.
+    const byReason = new Map<string, string[]>();
+    for (const r of plan.refused) byReason.set(r.reason, [...(byReason.get(r.reason) ?? []), `'${r.name}'`]);
+    const what = [...byReason].map(([reason, names]) => `${names.join(", ")} (${reason})`).join("; ");
+    const names = [...plan.refused, ...plan.leftOut].map((r) => r.name);
+    const alt = plan.refused.some((r) => r.reason === NEEDS_USERSPACE_APIC) ? "" : " or use the passthrough backend on a host with in-kernel Hyper-V";
+    io.err(`hv: the emulator cannot serve ${what}; remove ${names.length > 1 ? "them" : "it"} (--without ${names.join(",")})${alt}`);
     return 2;
   }
   for (const l of plan.leftOut) io.err(`hv: left out '${l.name}': ${l.reason}`);
@@ -103,6 +105,8 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
   });
   guest.close();
   if (!reported) await reportRun(o, io, guest, result.outcome);
+  const interrupts = interruptSummary(result.exits);
+  if (interrupts) io.err(interrupts);
   if (result.limitReached) {
     io.err(
       maxResets === 0

@@ -135,6 +135,12 @@ const run_ = Command.make(
       Flag.withDescription("emulator (hv serves Hyper-V in TypeScript), passthrough (KVM's in-kernel Hyper-V), or auto (passthrough where the host serves the whole set, else the emulator)"),
       Flag.withDefault("emulator"),
     ),
+    kernelIrqchip: Flag.String("kernel-irqchip").pipe(
+      Flag.withDescription(
+        "off (default for the emulator): hv's userspace local APIC, needed for SynIC auto-EOI and vapic's exit-less EOI; on: KVM's in-kernel LAPIC/IO-APIC/PIC/PIT (as QEMU -machine kernel-irqchip=on), which refuses vapic and synic (and what needs synic); the passthrough backend always uses KVM's",
+      ),
+      Flag.withDefault("off"),
+    ),
   },
   (f) =>
     runCommand({
@@ -155,6 +161,7 @@ const run_ = Command.make(
       maxResets: f.maxResets,
       onCrash: f.onCrash,
       backend: f.backend,
+      kernelIrqchip: f.kernelIrqchip,
     }),
 ).pipe(
   Command.withDescription(
@@ -190,7 +197,7 @@ const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   list: [],
   explain: [],
   doctor: ["--json"],
-  run: ["--profile", "--with", "--without", "--set", "--auto-deps", "--kernel", "--initrd", "--append", "--smp", "--memory", "--timeout", "--serial", "--backend", "--max-resets", "--on-crash"],
+  run: ["--profile", "--with", "--without", "--set", "--auto-deps", "--kernel", "--initrd", "--append", "--smp", "--memory", "--timeout", "--serial", "--backend", "--max-resets", "--on-crash", "--kernel-irqchip"],
 };
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, " ").trim();

@@ -23,6 +23,8 @@ export interface RunFlags extends ComposeFlags {
   readonly maxResets?: number;
   /** `--on-crash`: one of {@link ON_CRASH_ACTIONS}; default stop. */
   readonly onCrash?: string;
+  /** `--kernel-irqchip`: "off" (default: hv's userspace APIC) or "on" (KVM's in-kernel irqchip). */
+  readonly kernelIrqchip?: string;
 }
 
 /** The process exit code a command asks for (a guest's isa-debug-exit code, a failed probe). */
@@ -63,6 +65,10 @@ export const runCommand = (f: RunFlags): Effect.Effect<void, UsageError | ExitCo
     if (!(ON_CRASH_ACTIONS as readonly string[]).includes(onCrash)) {
       return yield* Effect.fail(new UsageError({ message: `unknown --on-crash action '${onCrash}'; valid: ${ON_CRASH_ACTIONS.join(", ")}` }));
     }
+    const kernelIrqchip = f.kernelIrqchip ?? "off";
+    if (kernelIrqchip !== "on" && kernelIrqchip !== "off") {
+      return yield* Effect.fail(new UsageError({ message: `--kernel-irqchip must be on or off, got '${kernelIrqchip}'` }));
+    }
     const request = yield* composeRequest(f);
     // deno-lint-ignore no-explicit-any
     const isDeno = typeof (globalThis as any).Deno?.dlopen === "function";
@@ -94,6 +100,7 @@ export const runCommand = (f: RunFlags): Effect.Effect<void, UsageError | ExitCo
           serial: f.serial,
           maxResets,
           onCrash,
+          irqchip: kernelIrqchip === "on" ? "kernel" : "userspace",
         },
         { out: (l: string) => console.log(l), err: (l: string) => console.error(l) },
       )

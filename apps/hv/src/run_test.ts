@@ -21,6 +21,19 @@ Deno.test({ name: "hv run --profile win2012 --smp 2: the probe passes every chec
   assert.match(r.stderr, /left out|^$/, "unserved enlightenments are named on stderr");
 } });
 
+Deno.test({ name: "hv run --kernel-irqchip on: KVM's in-kernel irqchip boots both VPs; the userspace APIC (default) serves auto-EOI and exit-less EOI", ignore, fn: async () => {
+  const k = await hv("run", "--profile", "win2012", "--smp", "2", "--kernel-irqchip", "on", "--without", "vapic,synic,stimer");
+  assert.equal(k.code, 0, k.stderr + k.stdout);
+  assert.match(k.stdout, /smp\.aps_started\s+pass/);
+  assert.match(k.stdout, /^\d+ passed, 0 failed, \d+ skipped$/m);
+  const u = await hv("run", "--profile", "max", "--smp", "2");
+  assert.equal(u.code, 0, u.stderr + u.stdout);
+  for (const check of ["synic.auto_eoi", "vapic.exitless_eoi", "ipi.to_other_vp", "smp.aps_started"]) {
+    assert.match(u.stdout, new RegExp(`${check.replace(".", "\\.")}\\s+pass`), check);
+  }
+  assert.match(u.stderr, /exit-less EOIs: [1-9]/, "hv reports the EOIs it completed for the guest");
+} });
+
 Deno.test({ name: "hv run --kernel <multiboot kernel built here> --smp 2 runs it to its isa-debug-exit code", ignore, fn: async () => {
   const m = await new Deno.Command("make", { args: ["-s", "-C", guests, "build/hello.elf"] }).output();
   assert.ok(m.success);
@@ -44,6 +57,8 @@ Deno.test("hv run: bad input is one line on stderr and exit code 2", async () =>
     [["run", "--with", "bogus"], /unknown enlightenment 'bogus'/],
     [["run", "--kernel", "/nonexistent/kernel.elf"], /cannot read the kernel \/nonexistent\/kernel.elf/],
     [["run", "--profile", "win11", "--with", "evmcs"], /the emulator cannot serve 'evmcs'.*passthrough/],
+    [["run", "--kernel-irqchip", "maybe"], /--kernel-irqchip must be on or off, got 'maybe'/],
+    [["run", "--profile", "win2012", "--kernel-irqchip", "on"], /cannot serve 'vapic', 'synic' \(it needs hv's userspace local APIC.*--without vapic,synic,stimer\)$/m],
   ];
   for (const [args, re] of cases) {
     if (ignore && args.includes("--kernel")) continue;

@@ -16,7 +16,8 @@
  *    one KVM reports, unless no owner asks KVM for it (see {@link UncheckedBit}); the eVMCS version
  *    range in 0x4000000A.EAX[15:0] must lie within KVM's. This catches what the plugins' defaults
  *    do not: resolved parameters, the base's bits, register contributions.
- * Plus the backend's own needs, {@link PASSTHROUGH_BACKEND_CAPS}.
+ * Plus the backend's own needs, {@link PASSTHROUGH_BACKEND_CAPS}, and with synic composed the SINT
+ * route capabilities, {@link SYNIC_ROUTE_CAPS}.
  * @module
  */
 import { Effect, Schema } from "effect";
@@ -35,6 +36,7 @@ import {
   HvPrivilegeEbx,
   HvRecommendationEax,
 } from "@hv/tlfs";
+import { SYNIC_OWNER } from "@hv/synic";
 import { cpuidOf, type CpuidLeaf, CpuidTable } from "@hv/x86";
 import { type KvmService, serviceCapabilities } from "./kvm_service.ts";
 
@@ -49,6 +51,15 @@ import { type KvmService, serviceCapabilities } from "./kvm_service.ts";
  *   hypercall it implements whatever CPUID says).
  */
 export const PASSTHROUGH_BACKEND_CAPS: readonly KvmCapName[] = ["KVM_CAP_SYS_HYPERV_CPUID", "KVM_CAP_HYPERV_ENFORCE_CPUID"];
+
+/**
+ * Capabilities the SynIC interrupt routes need when `synic` is composed (`sint_routes.ts`; QEMU
+ * `hyperv_sint_route_new`): KVM_SET_GSI_ROUTING with KVM_IRQ_ROUTING_HV_SINT entries
+ * (KVM_CAP_IRQ_ROUTING), KVM_IRQFD (KVM_CAP_IRQFD) with a resamplefd for EOM notifications
+ * (KVM_CAP_IRQFD_RESAMPLE). Listed as needed by "synic" when missing. KVM_CAP_HYPERV_EVENTFD is
+ * optional: used when present (`PassthroughPlan.hypervEventfd`).
+ */
+export const SYNIC_ROUTE_CAPS: readonly KvmCapName[] = ["KVM_CAP_IRQ_ROUTING", "KVM_CAP_IRQFD", "KVM_CAP_IRQFD_RESAMPLE"];
 
 /**
  * Composed bits KVM is never asked for, because QEMU sets them itself in `hyperv_fill_cpuids` for any
@@ -160,6 +171,11 @@ export class PassthroughUnavailable extends Schema.TaggedError<PassthroughUnavai
  * - `evmcsVersion`: the composed 0x4000000A.EAX[15:0] (0x0101 with evmcs; 0 without);
  * - `crash`: the composition advertises the crash MSRs, so CRASH_CTL is host-set to CrashNotify
  *   (QEMU `kvm_put_msrs`) and crashes are read back with KVM_GET_MSRS;
+ * - `sintRoutes`: synic is composed, so the setup builds the SINT route table (one
+ *   KVM_IRQ_ROUTING_HV_SINT route + irqfd per VP per SINT, `sint_routes.ts`) after the vCPUs;
+ * - `maxRoutes`: KVM_CAP_IRQ_ROUTING's answer (KVM_MAX_IRQ_ROUTES), the table's limit;
+ * - `hypervEventfd`: synic is composed and KVM has KVM_CAP_HYPERV_EVENTFD, so event connections can
+ *   be bound with KVM_HYPERV_EVENTFD (HvSignalEvent without an exit);
  * - `unchecked`: composed bits not checked against KVM, and why.
  */
 export interface PassthroughPlan {
@@ -169,6 +185,9 @@ export interface PassthroughPlan {
   readonly vcpuCapabilities: readonly KvmCapName[];
   readonly evmcsVersion: number;
   readonly crash: boolean;
+  readonly sintRoutes: boolean;
+  readonly maxRoutes: number;
+  readonly hypervEventfd: boolean;
   readonly unchecked: readonly UncheckedBit[];
 }
 
@@ -263,6 +282,9 @@ export function checkPassthrough(composition: Composition, host: PassthroughHost
     // A capability enabled per vCPU must exist too (a plugin listing it only there is a plugin bug, caught here, not at KVM_ENABLE_CAP).
     for (const cap of e.plugin.passthrough.enableCapabilities ?? []) if (!has(caps, cap) || !(cap in KVM_CAPS)) need(cap, e.name);
   }
+  // The SynIC's interrupts go through KVM's SINT routes (irqfd), so synic needs the routing capabilities.
+  const synic = composition.enlightenments.some((e) => e.name === SYNIC_OWNER);
+  if (synic) for (const cap of SYNIC_ROUTE_CAPS) if (!has(caps, cap)) need(cap, SYNIC_OWNER);
 
   // 2. The composed leaves against KVM_GET_SUPPORTED_HV_CPUID.
   const unsupportedBits: UnsupportedBit[] = [];
@@ -329,6 +351,9 @@ export function checkPassthrough(composition: Composition, host: PassthroughHost
       vcpuCapabilities,
       evmcsVersion,
       crash: composed.hasBit(HvFeatureEdx.GuestCrashRegsAvailable),
+      sintRoutes: synic,
+      maxRoutes: caps.KVM_CAP_IRQ_ROUTING ?? 0,
+      hypervEventfd: synic && has(caps, "KVM_CAP_HYPERV_EVENTFD"),
       unchecked,
     };
   }

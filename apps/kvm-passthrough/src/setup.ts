@@ -10,6 +10,9 @@
  *   KVM_ENABLE_CAP KVM_CAP_HYPERV_ENFORCE_CPUID 1
  *   KVM_SET_CPUID2 (KVM's CPUID minus 0x40000000-0x4FFFFFFF, plus the composed Hyper-V leaves)
  *   KVM_SET_MSRS   VP_INDEX = i (and CRASH_CTL = CrashNotify with crash composed)
+ * with synic composed, once every vCPU's SynIC is active (`sint_routes.ts`):
+ *   eventfd x17 per VP; KVM_SET_GSI_ROUTING (default irqchip + HV_SINT routes);
+ *   KVM_IRQFD per VP per SINT (resamplefd = the VP's ack eventfd)
  * ```
  *
  * This is QEMU's order (`kvm_arch_init_vcpu` -> `hyperv_init_vcpu`: SynIC2, eVMCS, enforce-cpuid,
@@ -23,6 +26,7 @@ import type { CpuidLeaf } from "@hv/x86";
 import type { KvmService, MsrEntry, VcpuRef, VmRef } from "./kvm_service.ts";
 import { PassthroughSetupError } from "./errors.ts";
 import type { PassthroughPlan } from "./preflight.ts";
+import { SintRouteTable } from "./sint_routes.ts";
 
 export { PassthroughSetupError } from "./errors.ts";
 
@@ -76,16 +80,21 @@ export function configureVcpu(
   service.setMsrs(vcpu, vcpuMsrs(plan, index));
 }
 
-/** The VM {@link setupPassthroughVm} built: its ref and the vCPUs, index = VP index. */
+/**
+ * The VM {@link setupPassthroughVm} built: its ref, the vCPUs (index = VP index), and with synic
+ * composed the SINT route table (owned by the caller: `routes.close()`, or `service.close()`).
+ */
 export interface PassthroughVm {
   readonly vm: VmRef;
   readonly vcpus: readonly VcpuRef[];
+  readonly routes?: SintRouteTable;
 }
 
 /**
- * Creates the VM and `vcpuCount` vCPUs and configures each (the sequence in the module doc).
- * Guest RAM, the PIT, boot registers and the run loop are the machine's (see `run.ts`); this is the
- * part that differs from the emulator. On failure the VM is left to `service.close()`.
+ * Creates the VM and `vcpuCount` vCPUs, configures each, then (synic composed) the SINT routes
+ * (the sequence in the module doc). Guest RAM, the PIT, boot registers and the run loop are the
+ * machine's (see `run.ts`); this is the part that differs from the emulator. On failure the VM is
+ * left to `service.close()`; a route failure is a {@link PassthroughSetupError} naming the ioctl.
  */
 export function setupPassthroughVm(service: KvmService, plan: PassthroughPlan, vcpuCount: number): PassthroughVm {
   if (!Number.isInteger(vcpuCount) || vcpuCount < 1) throw new RangeError(`vCPU count must be a positive integer, got ${vcpuCount}`);
@@ -98,5 +107,7 @@ export function setupPassthroughVm(service: KvmService, plan: PassthroughPlan, v
     configureVcpu(service, plan, v, i, supported);
     vcpus.push(v);
   }
-  return { vm, vcpus };
+  if (!plan.sintRoutes) return { vm, vcpus };
+  const routes = SintRouteTable.create(service, vm, vcpuCount, plan.maxRoutes > 0 ? { maxRoutes: plan.maxRoutes } : {});
+  return { vm, vcpus, routes };
 }

@@ -27,7 +27,14 @@ export function setHz(msr: MsrAccess, hz: number): void {
  *   (`vp.partition.apicHz`; KVM: 1 000 000 000, its in-kernel LAPIC ticks at 1 ns);
  * - WRMSR of either: #GP (read-only; the dispatcher already refuses it for an "ro" claim);
  * - any other MSR: NotMine.
- * The partition is read at every access, so a later TSC frequency change is seen at once.
+ * The partition is read at every access, so a later TSC frequency change is seen at once: after the
+ * backend announces one (`PluginHandlers.tscFrequencyChanging`), TSC_FREQUENCY reports the new
+ * frequency, also while hv-reenlightenment holds the change and the guest TSC still ticks at the old
+ * rate (TSC emulation). That is the frequency the guest must reenlighten to, whether it reads it
+ * before acknowledging through TSC_EMULATION_STATUS or after (Linux `hyperv_stop_tsc_emulation`
+ * clears InProgress, then reads it). During that window TSC_FREQUENCY and the reference TSC page's
+ * scale disagree by design; they agree again once the change takes effect. KVM never changes a
+ * running guest's frequency, so its value is constant.
  * Source: TLFS synthetic MSRs 0x40000022/23; KVM `kvm_hv_get_msr`.
  */
 export function frequenciesHandlers(): PluginHandlers {

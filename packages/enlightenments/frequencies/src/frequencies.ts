@@ -13,7 +13,8 @@ const gate = HvPrivilegeEax.AccessFrequencyRegs;
  *   value the reference TSC page scale is derived from;
  * - HV_X64_MSR_APIC_FREQUENCY 0x40000023: local APIC timer frequency in Hz (KVM: 1 000 000 000).
  * No state: both come from the partition clock (`PartitionView.tscHz`/`apicHz`, see
- * `frequenciesHandlers`). Source: TLFS synthetic MSRs 0x40000022/23; KVM
+ * `frequenciesHandlers`); after a TSC frequency change TSC_FREQUENCY reports the new frequency at
+ * once, also while hv-reenlightenment still has the old one emulated. Source: TLFS synthetic MSRs 0x40000022/23; KVM
  * `kvm_hv_get_msr` (HV_X64_MSR_TSC_FREQUENCY/APIC_FREQUENCY); QEMU `HYPERV_FEAT_FREQUENCIES`.
  */
 export const frequencies = definePlugin({

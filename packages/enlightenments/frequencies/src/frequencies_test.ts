@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { HV_X64_MSR_APIC_FREQUENCY, HV_X64_MSR_TSC_FREQUENCY } from "@hv/tlfs";
+import {
+  HV_X64_MSR_APIC_FREQUENCY,
+  HV_X64_MSR_REENLIGHTENMENT_CONTROL,
+  HV_X64_MSR_TSC_EMULATION_CONTROL,
+  HV_X64_MSR_TSC_EMULATION_STATUS,
+  HV_X64_MSR_TSC_FREQUENCY,
+} from "@hv/tlfs";
 import { cpuidOf, MsrOutcome, newMsrAccess, type VpView } from "@hv/x86";
 import { rdmsr, TestPartition, wrmsr } from "@hv/testkit";
 import { frequencies, frequenciesHandlers, setHz } from "../mod.ts";
@@ -66,4 +72,32 @@ Deno.test("handlers: other MSRs are NotMine; the partition is read at each acces
   assert.equal(h.rdmsr!(vp, msr), MsrOutcome.Ok);
   assert.deepEqual([msr.lo, msr.hi], [3e9 % 2 ** 32, 0]);
   assert.equal(h.wrmsr!(vp, msr), MsrOutcome.Gp);
+});
+
+Deno.test("TSC_FREQUENCY follows a TSC frequency change at once, on every VP; APIC_FREQUENCY does not move", () => {
+  const p = TestPartition.create({ requested: ["frequencies"], tscHz: 2_893_420_000, vpIndices: [0, 65] });
+  for (const hz of [3_000_000_000, 1_000_000_001, 5_000_000_000, 2_893_420_000]) {
+    assert.equal(p.changeTscFrequency(hz), false, "nobody holds");
+    for (const vp of p.vps) {
+      assert.equal(rdmsr(vp, HV_X64_MSR_TSC_FREQUENCY), BigInt(hz));
+      assert.equal(rdmsr(vp, HV_X64_MSR_APIC_FREQUENCY), 1_000_000_000n);
+    }
+    assert.equal(p.guestTscHz, hz);
+  }
+});
+
+Deno.test("held change (hv-reenlightenment with TSC emulation): TSC_FREQUENCY already reports the new frequency, before and after the acknowledgement", () => {
+  const p = TestPartition.create({ requested: ["frequencies", "reenlightenment"], tscHz: 2.5e9, vpCount: 2 });
+  const [a, b] = p.vps;
+  wrmsr(a, HV_X64_MSR_REENLIGHTENMENT_CONTROL, 0xeen | (1n << 16n) | (1n << 32n));
+  wrmsr(a, HV_X64_MSR_TSC_EMULATION_CONTROL, 1n);
+  assert.equal(p.changeTscFrequency(3.2e9), true);
+  assert.equal(p.guestTscHz, 2.5e9, "the guest TSC still ticks at the old rate");
+  // A guest that reads the frequency before acknowledging gets the one it must switch to ...
+  assert.equal(rdmsr(b, HV_X64_MSR_TSC_FREQUENCY), 3_200_000_000n);
+  assert.equal(wrmsr(b, HV_X64_MSR_TSC_EMULATION_STATUS, 0n), "ok");
+  // ... and so does Linux, which reads it after clearing InProgress (hyperv_stop_tsc_emulation).
+  assert.equal(rdmsr(b, HV_X64_MSR_TSC_FREQUENCY), 3_200_000_000n);
+  assert.equal(p.guestTscHz, 3.2e9);
+  assert.equal(rdmsr(a, HV_X64_MSR_APIC_FREQUENCY), 1_000_000_000n);
 });
