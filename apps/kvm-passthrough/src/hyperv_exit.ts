@@ -13,6 +13,12 @@
  * - KVM_EXIT_SYSTEM_EVENT: CRASH (the guest set CRASH_CTL bit 63) is read back with KVM_GET_MSRS
  *   into the `crash` package's state and reported with its `crashReport`, as the emulator does;
  *   RESET (HV_X64_MSR_RESET) asks the machine for a reset.
+ * - SynIC interrupts userspace raises go through KVM's SINT routes (`synic_delivery.ts`): the
+ *   partition's `requestInterrupt` is a {@link PassthroughSynic}'s, and at each exit of a VP with
+ *   messages waiting for a slot, its ack eventfd (signalled by KVM on EOM) is checked and the queue
+ *   retried. KVM reports an EOM only that way (no KVM_EXIT_HYPERV: `synic_set_msr` exits for
+ *   SCONTROL, SIEFP and SIMP only); a SYNIC exit naming HV_X64_MSR_EOM, should a kernel make one,
+ *   retries too.
  *
  * The handlers are plain functions over a decoded {@link HypervExit} (exit path: no Effect).
  * @module
@@ -28,6 +34,7 @@ import {
   HV_STATUS_INVALID_HYPERCALL_CODE,
   HV_SYNIC_SINT_COUNT,
   HV_X64_MSR_CRASH_CTL,
+  HV_X64_MSR_EOM,
   HV_X64_MSR_SINT0,
   HvCallPostMessage,
   HvCallSignalEvent,
@@ -49,6 +56,7 @@ import {
   type VpView,
 } from "@hv/x86";
 import { type HypervExit, type KvmService, newHypervExit, type VcpuRef } from "./kvm_service.ts";
+import type { PassthroughSynic } from "./synic_delivery.ts";
 
 /**
  * Hypercalls KVM hands to userspace that hv serves (OpenVMM's KVM dispatcher list): HvPostMessage
@@ -67,8 +75,8 @@ export const HYPERV_EXIT_IGNORED = -2;
  * - `composition`, `memory` (guest RAM), `vpCount`, `tscHz` (informational: KVM serves the TSC MSRs);
  * - `partitionState`/`vpStates`: the shared arenas (the machine's, so every vCPU worker and the
  *   main thread see one state); allocated (and reset) here when absent;
- * - `requestInterrupt(vp, vector, autoEoi)`: raise a fixed interrupt on a VP (the machine:
- *   KVM_SIGNAL_MSI to its APIC, as the emulator does);
+ * - `requestInterrupt(vp, vector, autoEoi)`: raise a fixed interrupt on a VP: with synic, a
+ *   {@link PassthroughSynic}'s (the SINT's route, KVM_IRQFD); without routes, KVM_SIGNAL_MSI to its APIC;
  * - `events`: crash/reset, as the emulator's partition raises them.
  */
 export interface PassthroughPartitionOptions {
@@ -287,7 +295,10 @@ const SINT_MSRS: readonly number[] = Array.from({ length: HV_SYNIC_SINT_COUNT },
 /**
  * The run-loop hook of one vCPU: given the exit reason KVM_RUN returned, handles what belongs to the
  * passthrough backend (KVM_EXIT_HYPERV; KVM_EXIT_SYSTEM_EVENT CRASH and RESET) through `service`
- * and answers an {@link ExitAction}. `vp` is this vCPU's view of the partition in `h`.
+ * and answers an {@link ExitAction}. `vp` is this vCPU's view of the partition in `h`; `synic`
+ * (with synic composed) its SINT delivery: at every exit, when `vp` has messages waiting for a slot,
+ * the VP's ack eventfd is checked and, if KVM signalled an EOM, the queue is retried (one
+ * non-blocking read, only then).
  */
 export class PassthroughVcpuExits {
   /** KVM_EXIT_HYPERV exits seen, by kind. */
@@ -298,14 +309,18 @@ export class PassthroughVcpuExits {
     readonly vcpu: VcpuRef,
     readonly h: PassthroughHyperv,
     readonly vp: VpView,
+    readonly synic?: PassthroughSynic,
   ) {}
 
   /** Handles exit `reason` (see the class doc). */
   onExit(reason: number): ExitAction {
+    const synic = this.synic;
+    if (synic !== undefined && this.h.synic && synic.hasQueued(this.vp)) synic.serviceAck(this.vp);
     if (reason === KVM_EXIT_HYPERV) {
       const e = this.service.readHypervExit(this.vcpu, this.h.exit);
       const sints = e.type === KVM_EXIT_HYPERV_SYNIC && this.h.synic ? this.service.getMsrs(this.vcpu, SINT_MSRS) : undefined;
       const r = handleHypervExit(this.h, this.vp, e, sints);
+      if (e.type === KVM_EXIT_HYPERV_SYNIC && e.msr === HV_X64_MSR_EOM && synic !== undefined && this.h.synic) synic.endOfMessage(this.vp);
       if (r >= 0) {
         this.counts.hcall++;
         this.service.setHypercallResult(this.vcpu, r);
