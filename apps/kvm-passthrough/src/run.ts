@@ -12,12 +12,13 @@ import { finishRun, prepareGuest, type RunIo, type RunOptions } from "@hv/emulat
 import { exitReasonName, KVM_EXIT_IO, KVM_EXIT_SHUTDOWN } from "@hv/kvm";
 import * as machineModule from "@hv/machine";
 import { EXIT_GUEST_FAULT, EXIT_VMM_ERROR, type MachineConfig, type RunOutcome, type RunResult, runMachine } from "@hv/machine";
-import { GuestMemory } from "@hv/x86";
+import { GuestMemory, type PartitionView } from "@hv/x86";
 import { createPassthroughHyperv, passthroughPartition, PassthroughVcpuExits } from "./hyperv_exit.ts";
 import { type KvmService, RealKvmService } from "./kvm_service.ts";
 import { type MachineBackendHooks, passthroughMachineBackend } from "./machine_backend.ts";
 import { type PassthroughPlan, PassthroughUnavailable, preflight } from "./preflight.ts";
 import { setupPassthroughVm } from "./setup.ts";
+import { HypervEventConnections, PassthroughSynic } from "./synic_delivery.ts";
 
 /** Exit code of a refusal the user can fix (unknown enlightenment, passthrough unavailable here, unreadable kernel). */
 export const EXIT_USAGE = 2;
@@ -31,6 +32,11 @@ export interface PassthroughBoot {
   readonly service: KvmService;
   readonly machine: MachineConfig;
   readonly hooks: MachineBackendHooks;
+  /**
+   * {@link bootWithService} only: called once the partition exists, with its SINT delivery and (with
+   * KVM_CAP_HYPERV_EVENTFD) event connections, so a test can post messages as a VMM device would.
+   */
+  readonly onSynic?: (s: { synic: PassthroughSynic; partition: PartitionView; events?: HypervEventConnections }) => void;
 }
 
 /**
@@ -68,30 +74,38 @@ export async function bootOnMachine(b: PassthroughBoot): Promise<RunResult> {
 
 /**
  * The boot path against a {@link KvmService} alone: {@link setupPassthroughVm} (the ioctl sequence
- * the machine hooks perform), then vCPU 0's run loop through the service, each exit first offered to
- * {@link PassthroughVcpuExits} (KVM_EXIT_HYPERV, crash, reset), then what the machine's worker
- * does with the rest (isa-debug-exit on port 0xF4 ends the run with `(value << 1) | 1`; a triple
- * fault is a fault; other port writes are ignored). No RAM is mapped into KVM and no kernel is
+ * the machine hooks perform, SINT routes included), then vCPU 0's run loop through the service, each
+ * exit first offered to {@link PassthroughVcpuExits} (KVM_EXIT_HYPERV, crash, reset), then what the
+ * machine's worker does with the rest (isa-debug-exit on port 0xF4 ends the run with
+ * `(value << 1) | 1`; a triple fault is a fault; other port writes are ignored). After each exit it
+ * also does a host thread's part: SINT acks (EOM retries) for every VP and, with
+ * KVM_CAP_HYPERV_EVENTFD, the bound event connections. No RAM is mapped into KVM and no kernel is
  * loaded: with the simulated kernel, scripted exits stand in for the guest, which is how the boot
  * path is exercised on a host that cannot run it. Not for /dev/kvm (use {@link bootOnMachine}).
  */
 export function bootWithService(b: PassthroughBoot): Promise<RunResult> {
   const t0 = performance.now();
   const { service, plan } = b;
-  const { vm, vcpus } = setupPassthroughVm(service, plan, b.machine.smp);
+  const { vm, vcpus, routes } = setupPassthroughVm(service, plan, b.machine.smp);
   const memory = GuestMemory.allocate(b.machine.memoryMiB * 1024 * 1024);
+  // With routes every SINT goes through KVM (irqfd); without synic nothing raises SINTs at all.
+  const synic = new PassthroughSynic(routes, routes ? undefined : (vp, vector) => service.signalMsi(vm, vp.apicId, vector));
   const partition = passthroughPartition({
     composition: plan.composition,
     memory,
     vpCount: vcpus.length,
-    requestInterrupt: (vp, vector) => service.signalMsi(vm, vp.apicId, vector),
+    requestInterrupt: (vp, vector, autoEoi) => synic.requestInterrupt(vp, vector, autoEoi),
   });
-  const exits = new PassthroughVcpuExits(service, vcpus[0], createPassthroughHyperv(plan.composition, partition), partition.vp(0)!);
+  const events = plan.hypervEventfd ? new HypervEventConnections(service, vm, partition, synic) : undefined;
+  b.onSynic?.({ synic, partition, events });
+  const exits = new PassthroughVcpuExits(service, vcpus[0], createPassthroughHyperv(plan.composition, partition), partition.vp(0)!, synic);
   let outcome: RunOutcome | undefined;
   const debugExit = new IsaDebugExit({ onExit: (code) => (outcome = { kind: "exit", guestCode: code, code: code & 0xff }) });
   const counts: Record<string, number> = { hyperv: 0, io: 0 };
   while (!outcome) {
     const r = service.run(vcpus[0]);
+    if (routes) synic.serviceAcks(partition);
+    events?.drain();
     const a = exits.onExit(r);
     if (a.kind === "continue") {
       counts.hyperv++;
@@ -166,7 +180,7 @@ export async function runPassthrough(o: RunOptions, io: RunIo, deps: Passthrough
       hyperv: { composition, spec: hypervSpec(o.request, composition) },
       onSerial,
     };
-    const hooks = passthroughMachineBackend(plan, service instanceof RealKvmService ? service : undefined);
+    const hooks = passthroughMachineBackend(plan, service instanceof RealKvmService ? service : undefined, { vcpuCount: o.smp });
     const boot = deps.boot ?? (service instanceof RealKvmService ? bootOnMachine : bootWithService);
     let result: RunResult;
     try {

@@ -3,9 +3,10 @@ import { Effect, Exit } from "effect";
 import { builtins } from "@hv/builtins";
 import type { RunOptions } from "@hv/emulator";
 import { openKvmOrSkip } from "@hv/kvm";
-import { HvCallPostMessage } from "@hv/tlfs";
+import { HV_X64_MSR_SCONTROL, HvCallPostMessage } from "@hv/tlfs";
 import {
   bootOnMachine,
+  bootWithService,
   chooseBackend,
   HOST_WITHOUT_HYPERV,
   passthroughMachineBackend,
@@ -85,6 +86,10 @@ Deno.test("runPassthrough on the simulated Hyper-V kernel: set up, run, KVM_EXIT
   ]);
   assert.deepEqual(l.filter((x) => x.startsWith("KVM_RUN")), Array(4).fill("KVM_RUN vcpu0"));
   assert.deepEqual(k.hypercallResults.get(0), [0x12], "no connection 0: the emulator's INVALID_CONNECTION_ID");
+  // win10 composes synic: the SINT routes come after both vCPUs, before the first KVM_RUN.
+  const routing = l.indexOf("KVM_SET_GSI_ROUTING vm 72 entries 40 KVM_IRQ_ROUTING_IRQCHIP 32 KVM_IRQ_ROUTING_HV_SINT");
+  assert.ok(routing > l.indexOf("KVM_SET_MSRS vcpu1 0x40000002=0x1") && routing < l.indexOf("KVM_RUN vcpu0"));
+  assert.equal(l.filter((x) => x.startsWith("KVM_IRQFD vm")).length, 32);
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -118,6 +123,50 @@ Deno.test("runPassthrough: a guest crash read back from the crash MSRs becomes t
   assert.equal(doc.control, "0x8000000000000000");
   assert.equal(doc.profile, "win10");
   await Deno.remove(dir, { recursive: true });
+});
+
+/** The simulated kernel with something to do before given KVM_RUNs (what a device thread would do between exits). */
+class ScriptedKvm extends SimulatedKvm {
+  readonly before = new Map<number, () => void>();
+  #runs = 0;
+  override run(v: Parameters<SimulatedKvm["run"]>[0]): number {
+    this.before.get(++this.#runs)?.();
+    return super.run(v);
+  }
+}
+
+Deno.test("bootWithService: a message the VMM posts to a busy slot is retried when KVM acks the guest's EOM (the host-thread part between exits), all through the SINT route", async () => {
+  const k = new ScriptedKvm();
+  const plan = Effect.runSync(preflight(composeProfile("win10"), k));
+  let post: ((type: number) => string) | undefined;
+  let memory: { readU32(gpa: number): number; writeU32(gpa: number, v: number): boolean } | undefined;
+  k.queueExit(
+    0,
+    { kind: "sint", sint: 2, value: 0x90n }, // the guest programs SINT 2 (no exit), then enables the SynIC (exit)
+    { kind: "synic", msr: HV_X64_MSR_SCONTROL, control: 1n, evtPage: 0x21001n, msgPage: 0x20001n },
+    { kind: "eom" }, // run 2: it consumed the first message and writes EOM (no exit) ...
+    { kind: "io-out", port: 0x80, value: 0 }, // ... then exits for something else
+    { kind: "io-out", port: 0xf4, value: 0 },
+  );
+  k.before.set(2, () => {
+    assert.equal(post!(0x51), "delivered");
+    assert.equal(post!(0x52), "pending");
+    memory!.writeU32(0x20000 + 2 * 256, 0); // the guest consumes message 0x51
+  });
+  const r = await bootWithService({
+    plan,
+    service: k,
+    machine: { kernel: new Uint8Array(), memoryMiB: 1, smp: 1, timeoutSeconds: 1, onSerial: () => {} },
+    hooks: passthroughMachineBackend(plan),
+    onSynic: ({ synic, partition }) => {
+      memory = partition.memory;
+      post = (type) => synic.postMessage(partition.vp(0)!, 2, type, new Uint32Array(0), 0);
+    },
+  });
+  assert.deepEqual(r.outcome, { kind: "exit", guestCode: 1, code: 1 });
+  assert.equal(memory!.readU32(0x20000 + 2 * 256), 0x52, "the queued message moved in after the ack");
+  assert.deepEqual(k.deliveries.map((d) => [d.vp, d.sint, d.vector, d.outcome]), [[0, 2, 0x90, "delivered"], [0, 2, 0x90, "delivered"]]);
+  assert.ok(!k.log().some((l) => l.startsWith("KVM_SIGNAL_MSI")));
 });
 
 Deno.test("chooseBackend (--backend auto): passthrough on a Hyper-V kernel, the emulator with the reason elsewhere; nothing created", async () => {

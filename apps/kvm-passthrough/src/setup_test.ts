@@ -20,13 +20,34 @@ const sequence = (k: SimulatedKvm) => {
   const l = k.log();
   return l.slice(l.indexOf("KVM_CREATE_VM system 0"));
 };
+/** The vCPU part of the sequence: everything before the SINT routes (the first eventfd). */
+const vcpuSequence = (k: SimulatedKvm) => {
+  const l = sequence(k);
+  const routes = l.findIndex((x) => x.startsWith("eventfd "));
+  return routes < 0 ? l : l.slice(0, routes);
+};
+/** The SINT-route part, eventfd creations counted and KVM_IRQFDs counted (sint_routes_test.ts checks them one by one). */
+const routeSummary = (k: SimulatedKvm) => {
+  const l = sequence(k).slice(vcpuSequence(k).length);
+  return {
+    eventfds: l.filter((x) => x.startsWith("eventfd ")).length,
+    irqfds: l.filter((x) => x.startsWith("KVM_IRQFD ")).length,
+    rest: l.filter((x) => !x.startsWith("eventfd ") && !x.startsWith("KVM_IRQFD ")),
+  };
+};
 
-Deno.test("win10 (Proxmox set) on 2 vCPUs: VM, irqchip, then per vCPU SynIC2, enforce-cpuid, CPUID, VP_INDEX = index", () => {
+Deno.test("win10 (Proxmox set) on 2 vCPUs: VM, irqchip, then per vCPU SynIC2, enforce-cpuid, CPUID, VP_INDEX = index; then the SINT routes", () => {
   const k = new SimulatedKvm();
   const p = plan(composeProfile("win10"), k);
-  const { vcpus } = setupPassthroughVm(k, p, 2);
+  const { vcpus, routes } = setupPassthroughVm(k, p, 2);
   assert.deepEqual(vcpus.map((v) => v.id), [0, 1]);
-  assert.deepEqual(sequence(k), [
+  assert.equal(routes?.vpCount, 2, "synic is composed: one route per VP per SINT");
+  assert.deepEqual(routeSummary(k), {
+    eventfds: 2 * 17,
+    irqfds: 2 * 16,
+    rest: ["KVM_SET_GSI_ROUTING vm 72 entries 40 KVM_IRQ_ROUTING_IRQCHIP 32 KVM_IRQ_ROUTING_HV_SINT"],
+  });
+  assert.deepEqual(vcpuSequence(k), [
     "KVM_CREATE_VM system 0",
     "KVM_CREATE_IRQCHIP vm",
     "KVM_GET_SUPPORTED_CPUID system",
@@ -62,7 +83,8 @@ Deno.test("with evmcs (virt-install's Intel set): eVMCS is enabled between SynIC
   const k = new SimulatedKvm();
   const p = plan(composeNames(VIRT_INSTALL_INTEL, { spinlocks: "8191" }), k);
   setupPassthroughVm(k, p, 1);
-  assert.deepEqual(sequence(k), [
+  assert.equal(routeSummary(k).irqfds, 16);
+  assert.deepEqual(vcpuSequence(k), [
     "KVM_CREATE_VM system 0",
     "KVM_CREATE_IRQCHIP vm",
     "KVM_GET_SUPPORTED_CPUID system",

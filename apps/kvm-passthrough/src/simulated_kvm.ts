@@ -6,6 +6,16 @@
  * through a real `KvmRun` buffer (so the real decoder runs), and records every call as
  * "IOCTL target args" in {@link SimulatedKvm.calls}.
  *
+ * Interrupt routing is modelled as KVM does it (virt/kvm/irqchip.c, eventfd.c, arch/x86/kvm/hyperv.c):
+ * KVM_CREATE_IRQCHIP installs the default routing; KVM_SET_GSI_ROUTING replaces it (validated:
+ * irqchip needed, HV_SINT entries only with in-kernel Hyper-V, one non-irqchip route per GSI) and
+ * records SINT -> GSI for VPs whose SynIC is active; writing an eventfd bound with KVM_IRQFD consumes
+ * its counter and injects the GSI (an HV_SINT route delivers the SINT's vector unless KVM holds the
+ * SINT masked: {@link SimulatedKvm.deliveries}); the guest's EOM or SINT-vector EOI (scripted, no
+ * exit) signals the resamplefds of the acked SINTs' GSIs; HvSignalEvent on a connection bound with
+ * KVM_HYPERV_EVENTFD signals its eventfd in-kernel (no exit). `SimulatedHost.fail` makes a named
+ * ioctl fail with a given errno.
+ *
  * Two host descriptions: {@link HYPERV_CAPABLE_HOST} (an Intel host whose kernel has
  * CONFIG_KVM_HYPERV, answering as Linux 6.6 `kvm_get_hv_cpuid` does) and
  * {@link HOST_WITHOUT_HYPERV} (this kind of host: KVM without in-kernel Hyper-V).
@@ -28,10 +38,17 @@ import {
   HV_CRASH_PARAMETER_COUNT,
   HV_X64_MSR_CRASH_CTL,
   HV_X64_MSR_CRASH_P0,
+  HV_X64_MSR_SCONTROL,
+  HV_X64_MSR_SIEFP,
+  HV_X64_MSR_SIMP,
   HV_X64_MSR_SINT0,
   HV_X64_MSR_SINT15,
+  HV_STATUS_INVALID_HYPERCALL_INPUT,
+  HV_STATUS_SUCCESS,
+  HV_SYNIC_SINT_COUNT,
   HV_SYNIC_SINT_RESET,
   HV_X64_MSR_VP_INDEX,
+  HvCallSignalEvent,
   type CpuidBit,
   HvFeatureEdx,
   HvNestedEax,
@@ -41,6 +58,9 @@ import {
   HvSyndbgEax,
 } from "@hv/tlfs";
 import {
+  defaultIrqchipRoutes,
+  type IrqRoute,
+  irqRouteTypeName,
   KVM_CAPS,
   KVM_EXIT_HYPERV_HCALL,
   KVM_EXIT_HYPERV_SYNIC,
@@ -48,15 +68,25 @@ import {
   KVM_EXIT_IO_OUT,
   KVM_EXIT_SHUTDOWN,
   KVM_EXIT_SYSTEM_EVENT,
+  KVM_HYPERV_CONN_ID_MASK,
+  KVM_IRQ_ROUTING_HV_SINT,
+  KVM_IRQ_ROUTING_IRQCHIP,
+  KVM_IRQ_ROUTING_MSI,
+  KVM_IRQCHIP_IOAPIC,
+  KVM_IRQCHIP_PIC_MASTER,
+  KVM_IRQCHIP_PIC_SLAVE,
+  KVM_MAX_IRQ_ROUTES,
   KVM_SYSTEM_EVENT,
   type KvmCapName,
   KvmIoctlError,
+  type KvmIrqRouting,
   KvmRun,
 } from "@hv/kvm";
 import { type CpuidLeaf, encodeVendor } from "@hv/x86";
 import {
   decodeHypervExit,
   encodeHypervExit,
+  type EventfdRef,
   type HypervExit,
   type IoExit,
   ioExitOf,
@@ -165,7 +195,7 @@ const COMMON_CAPS: Readonly<Partial<Record<KvmCapName, number>>> = {
   KVM_CAP_GET_TSC_KHZ: 1, KVM_CAP_MAX_VCPUS: 1024, KVM_CAP_SYNC_REGS: 7, KVM_CAP_SIGNAL_MSI: 1,
   KVM_CAP_ENABLE_CAP_VM: 1, KVM_CAP_CHECK_EXTENSION_VM: 1, KVM_CAP_SPLIT_IRQCHIP: 1, KVM_CAP_X2APIC_API: 15,
   KVM_CAP_IMMEDIATE_EXIT: 1, KVM_CAP_X86_DISABLE_EXITS: 14, KVM_CAP_GET_MSR_FEATURES: 1,
-  KVM_CAP_X86_USER_SPACE_MSR: 1, KVM_CAP_X86_MSR_FILTER: 1, KVM_CAP_SYSTEM_EVENT_DATA: 1,
+  KVM_CAP_X86_USER_SPACE_MSR: 1, KVM_CAP_X86_MSR_FILTER: 1, KVM_CAP_SYSTEM_EVENT_DATA: 1, KVM_CAP_IRQFD_RESAMPLE: 1,
 };
 
 /**
@@ -175,7 +205,9 @@ const COMMON_CAPS: Readonly<Partial<Record<KvmCapName, number>>> = {
  * - `caps`: KVM_CHECK_EXTENSION by KVM name (absent = 0);
  * - `hvCpuid`: KVM_GET_SUPPORTED_HV_CPUID (undefined: the ioctl fails, as without KVM_CAP_SYS_HYPERV_CPUID);
  * - `supportedCpuid`: KVM_GET_SUPPORTED_CPUID;
- * - `evmcsVersion`: the u16 KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENLIGHTENED_VMCS) writes back (0x0101: 1..1).
+ * - `evmcsVersion`: the u16 KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENLIGHTENED_VMCS) writes back (0x0101: 1..1);
+ * - `fail`: ioctls (by KVM name, or "eventfd") that fail with the given errno, whatever their
+ *   arguments (a kernel refusing for reasons the simulation does not model).
  */
 export interface SimulatedHost {
   readonly name: string;
@@ -184,6 +216,7 @@ export interface SimulatedHost {
   readonly hvCpuid?: readonly CpuidLeaf[];
   readonly supportedCpuid: readonly CpuidLeaf[];
   readonly evmcsVersion: number;
+  readonly fail?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -224,7 +257,10 @@ export const HOST_WITHOUT_HYPERV: SimulatedHost = Object.freeze({
   evmcsVersion: 0,
 });
 
-/** A Hyper-V-capable host edited: `caps` overrides (0 removes one), `hvCpuid` replaced or edited per leaf. */
+/**
+ * A Hyper-V-capable host edited: `caps` overrides (0 removes one), `hvCpuid` replaced or edited per
+ * leaf, `fail` ioctls added (see {@link SimulatedHost}).
+ */
 export function hostWith(
   base: SimulatedHost,
   edit: {
@@ -232,6 +268,7 @@ export function hostWith(
     readonly caps?: Readonly<Partial<Record<KvmCapName, number>>>;
     readonly hvCpuid?: (leaves: readonly CpuidLeaf[]) => readonly CpuidLeaf[] | undefined;
     readonly evmcsVersion?: number;
+    readonly fail?: Readonly<Record<string, number>>;
   },
 ): SimulatedHost {
   return {
@@ -240,6 +277,7 @@ export function hostWith(
     caps: { ...base.caps, ...edit.caps },
     hvCpuid: edit.hvCpuid && base.hvCpuid ? edit.hvCpuid(base.hvCpuid) : base.hvCpuid,
     evmcsVersion: edit.evmcsVersion ?? base.evmcsVersion,
+    fail: { ...base.fail, ...edit.fail },
   };
 }
 
@@ -263,7 +301,37 @@ export type SimulatedExit =
   /** An `OUT` of `value` to `port` (e.g. isa-debug-exit 0xF4): KVM_EXIT_IO. */
   | { readonly kind: "io-out"; readonly port: number; readonly value: number }
   /** A triple fault: KVM_EXIT_SHUTDOWN. */
-  | { readonly kind: "shutdown" };
+  | { readonly kind: "shutdown" }
+  /** No exit: the guest writes HV_X64_MSR_EOM; KVM acks every SINT (`kvm_hv_notify_acked_sint`), signalling resamplefds. */
+  | { readonly kind: "eom" }
+  /** No exit: the guest EOIs `vector`; KVM acks the unmasked SINTs with that vector (`kvm_hv_synic_send_eoi`). */
+  | { readonly kind: "eoi"; readonly vector: number }
+  /** No exit: the guest writes SINT `sint` (KVM keeps it in-kernel). */
+  | { readonly kind: "sint"; readonly sint: number; readonly value: bigint };
+
+/**
+ * One injection of a GSI bound to an eventfd (KVM_IRQFD), as the simulated KVM resolved it:
+ * `route` the entry's type name; for HV_SINT `vp`/`sint` and `outcome` "delivered" (`vector` to
+ * the VP's LAPIC), "masked" (KVM holds the SINT masked: `synic_set_irq` -ENOENT) or "synic
+ * inactive" (no active SynIC with that VP index: -EINVAL); for MSI the destination `apicId` and
+ * `vector`; for a GSI without a route "no route".
+ */
+export interface SimulatedDelivery {
+  readonly gsi: number;
+  readonly route: string;
+  readonly outcome: "delivered" | "masked" | "synic inactive" | "no route" | "irqchip";
+  readonly vp?: number;
+  readonly sint?: number;
+  readonly apicId?: number;
+  readonly vector?: number;
+}
+
+/** A hypercall the simulated KVM completed in-kernel (no exit): the vCPU, the code and the status it put in RAX. */
+export interface KernelHypercall {
+  readonly vcpu: number;
+  readonly code: number;
+  readonly status: number;
+}
 
 const EINVAL = 22;
 const EEXIST = 17;
@@ -277,15 +345,29 @@ interface SimVcpu {
   readonly msrs: Map<number, bigint>;
   readonly exits: SimulatedExit[];
   readonly caps: Set<string>;
+  /** KVM's `synic->sint_to_gsi` (-1: none), set by KVM_SET_GSI_ROUTING while the SynIC is active. */
+  readonly sintToGsi: Int32Array;
   cpuid?: readonly CpuidLeaf[];
 }
+
+interface SimIrqfd {
+  readonly fd: number;
+  readonly gsi: number;
+  readonly resamplefd?: number;
+}
+
+const SINT_MASKED = 0x10000n;
 
 /**
  * The simulated kernel (see the module doc). Besides the {@link KvmService} methods:
  * - `calls`/`log()`: every call, in order (`log()` renders "KVM_ENABLE_CAP vcpu0 KVM_CAP_HYPERV_SYNIC2");
  * - `queueExit(vcpuId, ...exits)`: what the next KVM_RUNs of that vCPU return (scriptable before the vCPU exists);
  * - `hypercallResults`: every `hcall.result` userspace wrote, per vCPU id;
- * - `vcpuState(id)`: the CPUID, MSRs and enabled capabilities KVM holds for a vCPU.
+ * - `vcpuState(id)`: the CPUID, MSRs and enabled capabilities KVM holds for a vCPU;
+ * - `deliveries`: every GSI injection through an irqfd ({@link SimulatedDelivery});
+ * - `kernelHypercalls`: hypercalls completed in-kernel (HvSignalEvent through KVM_HYPERV_EVENTFD);
+ * - `gsiRoutes()`, `irqfds()`, `hypervEventfds()`, `eventfdCount(fd)`, `sintToGsi(id)`: the routing
+ *   state KVM holds.
  * KVM's crash MSRs are per VM (`struct kvm_hv`); the simulation keeps them on the VM too.
  */
 export class SimulatedKvm implements KvmService {
@@ -293,6 +375,14 @@ export class SimulatedKvm implements KvmService {
   readonly host: SimulatedHost;
   readonly calls: KvmCall[] = [];
   readonly hypercallResults = new Map<number, number[]>();
+  /** Every GSI injection through an irqfd, in order. */
+  readonly deliveries: SimulatedDelivery[] = [];
+  /** Hypercalls completed in-kernel (no exit), in order. */
+  readonly kernelHypercalls: KernelHypercall[] = [];
+  readonly #eventfds = new Map<number, { counter: number }>();
+  #routes: IrqRoute[] = [];
+  readonly #irqfds: SimIrqfd[] = [];
+  readonly #hvEventfds = new Map<number, number>();
   #nextFd = 10;
   #vm: { fd: number; irqchip: boolean; crash: bigint[]; crashCtl: bigint } | undefined;
   readonly #vcpus = new Map<number, SimVcpu>();
@@ -312,6 +402,27 @@ export class SimulatedKvm implements KvmService {
   }
   #cap(name: KvmCapName): number {
     return this.host.caps[name] ?? 0;
+  }
+  /** Throws the configured failure of `ioctl` (SimulatedHost.fail). */
+  #maybeFail(ioctl: string): void {
+    const errno = this.host.fail?.[ioctl];
+    if (errno) throw KvmIoctlError.of(ioctl, errno);
+  }
+  #byId(id: number): SimVcpu | undefined {
+    for (const v of this.#vcpus.values()) if (v.id === id) return v;
+    return undefined;
+  }
+  /** The vCPU whose VP index (HV_X64_MSR_VP_INDEX, default its id) is `vpIndex` (KVM `get_vcpu_by_vpidx`). */
+  #byVpIndex(vpIndex: number): SimVcpu | undefined {
+    for (const v of this.#vcpus.values()) if (Number(v.msrs.get(HV_X64_MSR_VP_INDEX) ?? BigInt(v.id)) === vpIndex) return v;
+    return undefined;
+  }
+  /** KVM's `synic->active`: KVM_CAP_HYPERV_SYNIC(2) enabled on the vCPU. */
+  #synicActive(v: SimVcpu): boolean {
+    return v.caps.has("KVM_CAP_HYPERV_SYNIC2") || v.caps.has("KVM_CAP_HYPERV_SYNIC");
+  }
+  #sint(v: SimVcpu, n: number): bigint {
+    return v.msrs.get(HV_X64_MSR_SINT0 + n) ?? BigInt(HV_SYNIC_SINT_RESET);
   }
 
   /** Every call rendered "IOCTL target arg arg" (system-fd queries dropped when `withSystem` is false). */
@@ -364,13 +475,21 @@ export class SimulatedKvm implements KvmService {
     if (this.#vm.irqchip) throw KvmIoctlError.of("KVM_CREATE_IRQCHIP", EEXIST);
     if (this.#vcpus.size > 0) throw KvmIoctlError.of("KVM_CREATE_IRQCHIP", EINVAL, "vCPUs already exist");
     this.#vm.irqchip = true;
+    this.#routes = defaultIrqchipRoutes(); // kvm_setup_default_irq_routing
   }
   createVcpu(vm: VmRef, id: number): VcpuRef {
     this.#record("KVM_CREATE_VCPU", "vm", id);
     if (!this.#vm || this.#vm.fd !== vm.fd) throw KvmIoctlError.of("KVM_CREATE_VCPU", 9);
     if ([...this.#vcpus.values()].some((v) => v.id === id)) throw KvmIoctlError.of("KVM_CREATE_VCPU", EEXIST, `vCPU ${id}`);
     const fd = this.#nextFd++;
-    this.#vcpus.set(fd, { id, run: new KvmRun(new Uint8Array(8192)), msrs: new Map(), exits: this.#pending.get(id) ?? [], caps: new Set() });
+    this.#vcpus.set(fd, {
+      id,
+      run: new KvmRun(new Uint8Array(8192)),
+      msrs: new Map(),
+      exits: this.#pending.get(id) ?? [],
+      caps: new Set(),
+      sintToGsi: new Int32Array(HV_SYNIC_SINT_COUNT).fill(-1),
+    });
     this.#pending.delete(id);
     return { kind: "vcpu", fd, id };
   }
@@ -449,12 +568,19 @@ export class SimulatedKvm implements KvmService {
   run(vcpu: VcpuRef): number {
     this.#record("KVM_RUN", `vcpu${vcpu.id}`);
     const v = this.#vcpu(vcpu);
-    const e = v.exits.shift();
-    if (!e) throw new Error(`simulated vCPU ${vcpu.id} has no scripted exit left`);
+    let e: SimulatedExit | undefined;
+    for (;;) {
+      e = v.exits.shift();
+      if (!e) throw new Error(`simulated vCPU ${vcpu.id} has no scripted exit left`);
+      if (!this.#inKernel(v, e)) break;
+    }
     const view = v.run.view;
     const ex: HypervExit = newHypervExit();
     switch (e.kind) {
       case "synic":
+        v.msrs.set(HV_X64_MSR_SCONTROL, e.control);
+        v.msrs.set(HV_X64_MSR_SIEFP, e.evtPage);
+        v.msrs.set(HV_X64_MSR_SIMP, e.msgPage);
         Object.assign(ex, {
           type: KVM_EXIT_HYPERV_SYNIC,
           msr: e.msr,
@@ -504,6 +630,214 @@ export class SimulatedKvm implements KvmService {
     }
     return v.run.exitReason;
   }
+  /**
+   * What KVM handles without exiting: the guest's EOM, EOI and SINT writes, and HvSignalEvent when
+   * `kvm_hvcall_signal_event` completes it (bad input, or a connection with a KVM_HYPERV_EVENTFD).
+   * True when `e` was consumed in-kernel.
+   */
+  #inKernel(v: SimVcpu, e: SimulatedExit): boolean {
+    switch (e.kind) {
+      case "eom":
+        if (this.#synicActive(v)) for (let n = 0; n < HV_SYNIC_SINT_COUNT; n++) this.#acked(v, n);
+        return true;
+      case "eoi":
+        for (let n = 0; n < HV_SYNIC_SINT_COUNT; n++) {
+          const x = this.#sint(v, n);
+          if ((x & SINT_MASKED) === 0n && Number(x & 0xffn) === (e.vector & 0xff)) this.#acked(v, n);
+        }
+        return true;
+      case "sint":
+        v.msrs.set(HV_X64_MSR_SINT0 + e.sint, e.value);
+        return true;
+      case "hcall":
+        return this.#signalEventInKernel(v, e.input, e.params[0]);
+      default:
+        return false;
+    }
+  }
+  /** KVM `kvm_hv_hypercall` HVCALL_SIGNAL_EVENT -> `kvm_hvcall_signal_event`; false: exit to userspace. */
+  #signalEventInKernel(v: SimVcpu, input: bigint, param: bigint): boolean {
+    if (Number(input & 0xffffn) !== HvCallSignalEvent || this.#cap("KVM_CAP_HYPERV") <= 0) return false;
+    const done = (status: number) => {
+      this.kernelHypercalls.push({ vcpu: v.id, code: HvCallSignalEvent, status });
+      return true;
+    };
+    if (((input >> 32n) & 0xfffn) !== 0n || ((input >> 17n) & 0x1ffn) !== 0n) return done(HV_STATUS_INVALID_HYPERCALL_INPUT); // rep or varhead
+    if ((param & 0xffff00000000n) !== 0n) return false; // flag number: INVALID_PORT_ID -> userspace
+    if ((param & ~BigInt(KVM_HYPERV_CONN_ID_MASK)) !== 0n) return done(HV_STATUS_INVALID_HYPERCALL_INPUT);
+    const fd = this.#hvEventfds.get(Number(param));
+    if (fd === undefined) return false; // no eventfd: userspace
+    this.#write(fd);
+    return done(HV_STATUS_SUCCESS);
+  }
+  /** `kvm_hv_notify_acked_sint` -> `kvm_notify_acked_gsi`: the resamplefds of irqfds on the SINT's GSI. */
+  #acked(v: SimVcpu, sint: number): void {
+    const gsi = v.sintToGsi[sint];
+    if (gsi < 0) return;
+    for (const f of this.#irqfds) {
+      if (f.gsi === gsi && f.resamplefd !== undefined) {
+        const r = this.#eventfds.get(f.resamplefd);
+        if (r) r.counter++;
+      }
+    }
+  }
+  /** An eventfd write: the counter grows; an irqfd on it consumes it and injects its GSI. */
+  #write(fd: number): boolean {
+    const e = this.#eventfds.get(fd);
+    if (!e) return false;
+    e.counter++;
+    for (const f of this.#irqfds) {
+      if (f.fd !== fd) continue;
+      e.counter = 0;
+      this.#inject(f.gsi);
+    }
+    return true;
+  }
+  /** `kvm_set_irq` on `gsi` through the current routing. */
+  #inject(gsi: number): void {
+    const routes = this.#routes.filter((r) => r.gsi === gsi);
+    if (routes.length === 0) this.deliveries.push({ gsi, route: "none", outcome: "no route" });
+    for (const r of routes) {
+      const route = irqRouteTypeName(r.type);
+      if (r.type === KVM_IRQ_ROUTING_HV_SINT) {
+        const v = this.#byVpIndex(r.vcpu);
+        if (!v || !this.#synicActive(v)) {
+          this.deliveries.push({ gsi, route, outcome: "synic inactive", vp: r.vcpu, sint: r.sint });
+          continue;
+        }
+        const x = this.#sint(v, r.sint);
+        if ((x & SINT_MASKED) !== 0n) this.deliveries.push({ gsi, route, outcome: "masked", vp: r.vcpu, sint: r.sint });
+        else this.deliveries.push({ gsi, route, outcome: "delivered", vp: r.vcpu, sint: r.sint, vector: Number(x & 0xffn) });
+      } else if (r.type === KVM_IRQ_ROUTING_MSI) {
+        this.deliveries.push({ gsi, route, outcome: "delivered", apicId: (r.addressLo >>> 12) & 0xff, vector: r.data & 0xff });
+      } else this.deliveries.push({ gsi, route, outcome: "irqchip" });
+    }
+  }
+  createEventfd(): EventfdRef {
+    this.#maybeFail("eventfd");
+    const fd = this.#nextFd++;
+    this.#eventfds.set(fd, { counter: 0 });
+    this.#record("eventfd", "host", `fd=${fd}`);
+    return { kind: "eventfd", fd };
+  }
+  /** An eventfd write (not recorded in `calls`: it is no ioctl); see `deliveries` for what it raised. */
+  signalEventfd(e: EventfdRef): boolean {
+    return this.#write(e.fd);
+  }
+  readEventfd(e: EventfdRef): number {
+    const x = this.#eventfds.get(e.fd);
+    if (!x) throw KvmIoctlError.of("read", 9, `eventfd ${e.fd}`); // EBADF
+    const n = x.counter;
+    x.counter = 0;
+    return n;
+  }
+  closeEventfd(e: EventfdRef): void {
+    this.#record("close", "host", `fd=${e.fd}`);
+    this.#eventfds.delete(e.fd);
+    // KVM drops an irqfd whose eventfd goes away (irqfd_wakeup on EPOLLHUP).
+    for (let i = this.#irqfds.length - 1; i >= 0; i--) if (this.#irqfds[i].fd === e.fd) this.#irqfds.splice(i, 1);
+  }
+  /**
+   * KVM_SET_GSI_ROUTING as `kvm_vm_ioctl` + `kvm_set_irq_routing` check it: in-kernel irqchip, flags 0,
+   * at most KVM_MAX_IRQ_ROUTES entries each with a GSI below it; irqchip entries name a PIC/IOAPIC pin,
+   * never twice the same chip per GSI; an MSI or HV_SINT entry is the only one of its GSI; HV_SINT only
+   * with in-kernel Hyper-V (KVM_CAP_HYPERV_SYNIC). Then `kvm_hv_irq_routing_update`.
+   */
+  setGsiRouting(_vm: VmRef, routing: KvmIrqRouting): void {
+    const nr = routing.nr;
+    const types = new Map<string, number>();
+    for (let i = 0; i < nr; i++) {
+      const t = irqRouteTypeName(routing.raw(i).type);
+      types.set(t, (types.get(t) ?? 0) + 1);
+    }
+    this.#record("KVM_SET_GSI_ROUTING", "vm", `${nr} entries`, ...[...types].map(([t, n]) => `${n} ${t}`));
+    this.#maybeFail("KVM_SET_GSI_ROUTING");
+    const einval = (why: string) => KvmIoctlError.of("KVM_SET_GSI_ROUTING", EINVAL, why);
+    if (!this.#vm?.irqchip) throw einval("no in-kernel irqchip");
+    const max = this.#cap("KVM_CAP_IRQ_ROUTING") || KVM_MAX_IRQ_ROUTES;
+    if (routing.flags !== 0 || nr > max) throw einval(`${nr} entries`);
+    const byGsi = new Map<number, IrqRoute[]>();
+    for (let i = 0; i < nr; i++) {
+      const raw = routing.raw(i);
+      if (raw.gsi >= max || raw.flags !== 0) throw einval(`entry ${i}`);
+      if (raw.type === KVM_IRQ_ROUTING_HV_SINT && this.#cap("KVM_CAP_HYPERV_SYNIC") <= 0) throw einval(`entry ${i}: KVM_IRQ_ROUTING_HV_SINT`);
+      if (raw.type !== KVM_IRQ_ROUTING_IRQCHIP && raw.type !== KVM_IRQ_ROUTING_MSI && raw.type !== KVM_IRQ_ROUTING_HV_SINT) {
+        throw einval(`entry ${i}: ${irqRouteTypeName(raw.type)}`);
+      }
+    }
+    const entries = routing.entries();
+    for (const r of entries) {
+      const same = byGsi.get(r.gsi) ?? [];
+      if (r.type === KVM_IRQ_ROUTING_IRQCHIP) {
+        const pins = r.irqchip === KVM_IRQCHIP_IOAPIC ? 24 : r.irqchip === KVM_IRQCHIP_PIC_MASTER || r.irqchip === KVM_IRQCHIP_PIC_SLAVE ? 8 : 0;
+        if (r.pin >= pins) throw einval(`GSI ${r.gsi}: irqchip ${r.irqchip} pin ${r.pin}`);
+        if (same.some((x) => x.type !== KVM_IRQ_ROUTING_IRQCHIP || x.irqchip === r.irqchip)) throw einval(`GSI ${r.gsi} routed twice`);
+      } else if (same.length > 0) throw einval(`GSI ${r.gsi} routed twice`);
+      same.push(r);
+      byGsi.set(r.gsi, same);
+    }
+    this.#routes = entries;
+    // kvm_hv_irq_routing_update -> kvm_hv_set_sint_gsi: only for VPs whose SynIC is active (else -EINVAL, ignored).
+    for (const r of entries) {
+      if (r.type !== KVM_IRQ_ROUTING_HV_SINT || r.sint >= HV_SYNIC_SINT_COUNT) continue;
+      const v = this.#byVpIndex(r.vcpu);
+      if (v && this.#synicActive(v)) v.sintToGsi[r.sint] = r.gsi;
+    }
+  }
+  /** KVM_IRQFD assign (`kvm_irqfd_assign`): in-kernel irqchip (the full one for a resamplefd), a live eventfd not bound already. */
+  irqfd(_vm: VmRef, e: EventfdRef, gsi: number, resample?: EventfdRef): void {
+    this.#record("KVM_IRQFD", "vm", `fd=${e.fd}`, `gsi=${gsi}`, ...(resample ? [`resamplefd=${resample.fd}`] : []));
+    this.#maybeFail("KVM_IRQFD");
+    if (this.#cap("KVM_CAP_IRQFD") <= 0) throw KvmIoctlError.of("KVM_IRQFD", 25); // ENOTTY
+    if (resample && this.#cap("KVM_CAP_IRQFD_RESAMPLE") <= 0) throw KvmIoctlError.of("KVM_IRQFD", EINVAL, "no KVM_CAP_IRQFD_RESAMPLE");
+    if (!this.#vm?.irqchip) throw KvmIoctlError.of("KVM_IRQFD", EINVAL, "no in-kernel irqchip");
+    if (!this.#eventfds.has(e.fd) || (resample && !this.#eventfds.has(resample.fd))) throw KvmIoctlError.of("KVM_IRQFD", 9); // EBADF
+    if (this.#irqfds.some((f) => f.fd === e.fd)) throw KvmIoctlError.of("KVM_IRQFD", 16); // EBUSY
+    this.#irqfds.push({ fd: e.fd, gsi, ...(resample ? { resamplefd: resample.fd } : {}) });
+  }
+  /** KVM_IRQFD deassign (`kvm_irqfd_deassign`): removes (fd, gsi); 0 even when absent. */
+  irqfdDeassign(_vm: VmRef, e: EventfdRef, gsi: number): void {
+    this.#record("KVM_IRQFD", "vm", `fd=${e.fd}`, `gsi=${gsi}`, "deassign");
+    for (let i = this.#irqfds.length - 1; i >= 0; i--) if (this.#irqfds[i].fd === e.fd && this.#irqfds[i].gsi === gsi) this.#irqfds.splice(i, 1);
+  }
+  /** KVM_HYPERV_EVENTFD assign (`kvm_hv_eventfd_assign`): ENOTTY without in-kernel Hyper-V, EINVAL above 24 bits, EEXIST when bound. */
+  hypervEventfd(_vm: VmRef, connId: number, e: EventfdRef): void {
+    this.#record("KVM_HYPERV_EVENTFD", "vm", `conn=0x${connId.toString(16)}`, `fd=${e.fd}`);
+    this.#maybeFail("KVM_HYPERV_EVENTFD");
+    if (this.#cap("KVM_CAP_HYPERV_EVENTFD") <= 0) throw KvmIoctlError.of("KVM_HYPERV_EVENTFD", 25); // ENOTTY
+    if ((connId & ~KVM_HYPERV_CONN_ID_MASK) !== 0) throw KvmIoctlError.of("KVM_HYPERV_EVENTFD", EINVAL);
+    if (!this.#eventfds.has(e.fd)) throw KvmIoctlError.of("KVM_HYPERV_EVENTFD", 9);
+    if (this.#hvEventfds.has(connId)) throw KvmIoctlError.of("KVM_HYPERV_EVENTFD", EEXIST);
+    this.#hvEventfds.set(connId, e.fd);
+  }
+  /** KVM_HYPERV_EVENTFD deassign: ENOENT when `connId` has no eventfd. */
+  hypervEventfdDeassign(_vm: VmRef, connId: number): void {
+    this.#record("KVM_HYPERV_EVENTFD", "vm", `conn=0x${connId.toString(16)}`, "deassign");
+    if (this.#cap("KVM_CAP_HYPERV_EVENTFD") <= 0) throw KvmIoctlError.of("KVM_HYPERV_EVENTFD", 25);
+    if (!this.#hvEventfds.delete(connId)) throw KvmIoctlError.of("KVM_HYPERV_EVENTFD", 2); // ENOENT
+  }
+  /** The GSI routing table KVM holds (KVM's default after KVM_CREATE_IRQCHIP). */
+  gsiRoutes(): readonly IrqRoute[] {
+    return this.#routes;
+  }
+  /** The irqfds bound: eventfd, GSI, resamplefd. */
+  irqfds(): readonly { readonly fd: number; readonly gsi: number; readonly resamplefd?: number }[] {
+    return this.#irqfds.map((f) => ({ ...f }));
+  }
+  /** KVM_HYPERV_EVENTFD bindings: connection id -> eventfd. */
+  hypervEventfds(): ReadonlyMap<number, number> {
+    return new Map(this.#hvEventfds);
+  }
+  /** Eventfd `fd`'s counter without taking it (undefined: not open). */
+  eventfdCount(fd: number): number | undefined {
+    return this.#eventfds.get(fd)?.counter;
+  }
+  /** vCPU `id`'s SINT -> GSI map as KVM recorded it (-1: none). */
+  sintToGsi(id: number): number[] {
+    const v = this.#byId(id);
+    if (!v) throw new RangeError(`no simulated vCPU ${id}`);
+    return [...v.sintToGsi];
+  }
   readHypervExit(vcpu: VcpuRef, into: HypervExit): HypervExit {
     return decodeHypervExit(this.#vcpu(vcpu).run, into);
   }
@@ -531,5 +865,9 @@ export class SimulatedKvm implements KvmService {
     this.#record("close", "system");
     this.#vcpus.clear();
     this.#vm = undefined;
+    this.#eventfds.clear();
+    this.#irqfds.length = 0;
+    this.#hvEventfds.clear();
+    this.#routes = [];
   }
 }

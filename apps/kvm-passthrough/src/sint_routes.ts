@@ -90,6 +90,7 @@ export interface SintRouteOptions {
  * a {@link SintRouteLayout} in another thread, owning nothing.
  */
 export class SintRouteTable implements SintRoutes {
+  /** VPs with routes (VP indexes 0..vpCount-1). */
   readonly vpCount: number;
   /** The GSI of VP 0 SINT 0. */
   readonly gsiBase: number;

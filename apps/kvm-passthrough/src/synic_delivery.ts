@@ -69,6 +69,7 @@ export type InterruptFallback = (vp: VpView, vector: number, autoEoi: boolean) =
 export class PassthroughSynic {
   /** What happened so far (diagnostics and tests). */
   readonly counts = { raised: 0, unrouted: 0, acks: 0, eoms: 0 };
+  /** The SINT routes raises go through (undefined: none, every raise goes to the fallback). */
   readonly routes: SintRoutes | undefined;
   readonly #fallback: InterruptFallback | undefined;
   readonly #views = new WeakMap<VpView, SynicVpViews>();
@@ -196,10 +197,10 @@ export class PassthroughSynic {
 /**
  * KVM_HYPERV_EVENTFD for the partition's event connections (KVM_CAP_HYPERV_EVENTFD; QEMU
  * `hyperv_set_event_flag_handler`): {@link bind} gives connection `id` an eventfd KVM signals when the
- * guest's HvSignalEvent names it (flag number 0; no KVM_EXIT_HYPERV); {@link service} drains the
+ * guest's HvSignalEvent names it (flag number 0; no KVM_EXIT_HYPERV); {@link drain} drains the
  * eventfds and applies each signalled connection from `@hv/synic`'s table (its VP, SINT and flag)
  * through {@link PassthroughSynic.signalEvent}. Connections not bound keep the exit path
- * (`handleHypervExit`). Someone must call {@link service}: a host thread (when the eventfds poll
+ * (`handleHypervExit`). Someone must call {@link drain}: a host thread (when the eventfds poll
  * readable) or the run loop.
  */
 export class HypervEventConnections {
@@ -266,7 +267,7 @@ export class HypervEventConnections {
    * Drains every bound eventfd; for each one KVM signalled, sets the connection's flag on its
    * target (a connection destroyed meanwhile is skipped). Returns how many fired. No allocation.
    */
-  service(): number {
+  drain(): number {
     let fired = 0;
     const t = this.#table;
     for (let i = 0; i < this.#ids.length; i++) {

@@ -48,7 +48,7 @@ export const HV_HYPERCALL_PORT = 0xe4;
 /**
  * A machine to run:
  * - `kernel`: the image bytes (multiboot v1 or ELF64), `append` its command line, `initrd` modules;
- * - `memoryMiB` (1..3072), `smp` vCPUs (1..8), `timeoutSeconds`;
+ * - `memoryMiB` (1..3072), `smp` vCPUs (1..8), `timeoutSeconds` (counted from when every vCPU worker is ready);
  * - `hyperv`: the composition (for the guest's CPUID) and its serialisable spec (for the workers);
  *   absent: no Hyper-V interface at all;
  * - `onSerial`: each line the guest prints on COM1.
@@ -116,6 +116,9 @@ export interface RunResult {
 export const EXIT_TIMEOUT = 124;
 /** Process exit code when the guest fails (triple fault, emulation failure, failed entry). */
 export const EXIT_GUEST_FAULT = 125;
+/** How long the vCPU workers may take to start (load their modules, attach) before the run is an error. */
+export const STARTUP_LIMIT_SECONDS = 120;
+
 /** Process exit code when the VMM itself fails. */
 export const EXIT_VMM_ERROR = 70;
 
@@ -240,7 +243,13 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
       const registers: Record<string, string>[] = [];
       let outcome: RunOutcome | undefined;
       let ready = 0, stopped = 0;
-      const timer = setTimeout(() => finish({ kind: "timeout", code: EXIT_TIMEOUT, registers: [] }), cfg.timeoutSeconds * 1000);
+      // --timeout counts guest time: it starts when every vCPU is ready (a worker's start-up, e.g.
+      // module loading and type checking under `deno test`, is not the guest's). Until then a
+      // start-up watchdog ends a VMM that never gets going.
+      let timer = setTimeout(
+        () => finish({ kind: "error", code: EXIT_VMM_ERROR, message: `the vCPU workers did not start within ${STARTUP_LIMIT_SECONDS} s` }),
+        STARTUP_LIMIT_SECONDS * 1000,
+      );
       const finish = (o: RunOutcome) => {
         if (outcome) return;
         outcome = o;
@@ -272,6 +281,8 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
               threads[m.vcpu] = m.thread;
               new Float64Array(threadIds)[m.vcpu] = Number(m.thread);
               if (++ready === vcpus.length) {
+                clearTimeout(timer);
+                timer = setTimeout(() => finish({ kind: "timeout", code: EXIT_TIMEOUT, registers: [] }), cfg.timeoutSeconds * 1000);
                 const all = threads as bigint[];
                 workers.slice(0, vcpus.length).forEach((x) => x.postMessage({ type: "start", threads: all }));
               }
