@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Effect, Exit } from "effect";
-import { defaultIrqchipRoutes, KVM_IRQ_ROUTING_HV_SINT } from "@hv/kvm";
+import { defaultIrqchipRoutes, KVM_IRQ_ROUTING_HV_SINT, openKvmOrSkip } from "@hv/kvm";
 import {
   decodeSintRouteLayout,
   encodeSintRouteLayout,
@@ -11,6 +11,7 @@ import {
   PassthroughSetupError,
   PassthroughUnavailable,
   preflight,
+  RealKvmService,
   setupPassthroughVm,
   SimulatedKvm,
   SINT_GSI_BASE,
@@ -195,4 +196,50 @@ Deno.test("close(): every irqfd deassigned, every eventfd closed; raising afterw
   assert.equal(k.log().filter((l) => l.startsWith("close host")).length, 17);
   assert.equal(routes!.raise(0, 0), false);
   assert.equal(routes!.takeAck(0), false);
+});
+
+/** The real /dev/kvm service, recording the eventfds it creates and closes. */
+class CountingKvm extends RealKvmService {
+  readonly created: number[] = [];
+  readonly closed: number[] = [];
+  override createEventfd() {
+    const e = super.createEventfd();
+    this.created.push(e.fd);
+    return e;
+  }
+  override closeEventfd(e: Parameters<RealKvmService["closeEventfd"]>[0]) {
+    this.closed.push(e.fd);
+    super.closeEventfd(e);
+  }
+}
+
+const realProbe = openKvmOrSkip();
+realProbe.kvm?.close();
+if (!realProbe.kvm) console.log(`skipping the real-KVM SINT route test: ${realProbe.reason}`);
+
+Deno.test({
+  name: "THIS host (real /dev/kvm, RealKvmService): the SINT route table is refused by KVM_SET_GSI_ROUTING without in-kernel Hyper-V (eventfds released); built and raised with it",
+  ignore: !realProbe.kvm,
+  fn() {
+    const k = new CountingKvm();
+    try {
+      const vm = k.createVm();
+      k.createIrqchip(vm);
+      const vcpu = k.createVcpu(vm, 0);
+      if (k.checkExtension("KVM_CAP_HYPERV_SYNIC") === 0) {
+        const e = setupError(() => SintRouteTable.create(k, vm, 1), "KVM_SET_GSI_ROUTING", /KVM_SET_GSI_ROUTING failed: EINVAL \(invalid argument\): 56 entries/);
+        assert.equal(e.vcpu, -1);
+        assert.equal(k.created.length, 17);
+        assert.deepEqual(k.closed, k.created, "every eventfd closed again");
+      } else {
+        k.enableVcpuCap(vcpu, "KVM_CAP_HYPERV_SYNIC2");
+        const routes = SintRouteTable.create(k, vm, 1);
+        assert.ok(routes.raise(0, 2), "the eventfd write succeeds (KVM drops it: SINT 2 is masked at power-on)");
+        assert.equal(routes.takeAck(0), false);
+        routes.close();
+      }
+    } finally {
+      k.close();
+    }
+  },
 });

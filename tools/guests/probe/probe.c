@@ -1259,10 +1259,8 @@ static void sec_stimer(void)
 					      fault_name(w), MV(r, rb));
 		}
 		check("stimer.count.rw", "stimer", ok, "STIMERn_COUNT (n=0..3) reads back (timer disabled)", "%s", saw);
-		/* Message mode runs with periodic=2 only, until hv's stimer stops dropping ticks when its
-		 * timer thread wakes late (tools/guests/README.md, "known issues"). */
-		if (opt_periodic >= 2) stimer_periodic(false);
-		else skip("stimer.periodic_1ms.message", "stimer", opt_periodic ? "message mode needs periodic=2 (known hv issue)" : "periodic=0 on the command line");
+		if (opt_periodic) stimer_periodic(false);
+		else skip("stimer.periodic_1ms.message", "stimer", "periodic=0 on the command line");
 	}
 
 	uint64_t direct_cfg = HvStimerConfig_direct_mode | (0xEDull << HvStimerConfig_apic_vector_shift);
