@@ -108,7 +108,8 @@ if [ -x build/mockhv ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	expect "mockhv hello smp=2: direct 32-bit entry + AP up" has 'ap 1 up'
 	expect "mockhv hello: status 33" rc_is 33
 	# periodic=0: mockhv's stimers are one-shot direct-mode only (no periodic re-arm, no message mode).
-	mock -s 2 -t 30 build/probe.elf 'guest_os_id=0x0001040A00004F7C profile=all smp=2 crash=1 periodic=0'
+	# eoi=0: mockhv runs on KVM's in-kernel LAPIC (no auto-EOI, no exit-less EOI, no synthetic ICR).
+	mock -s 2 -t 30 build/probe.elf 'guest_os_id=0x0001040A00004F7C profile=all smp=2 crash=1 periodic=0 eoi=0'
 	expect "mockhv probe all: protocol" probe_protocol_ok
 	expect "mockhv probe all: no failed check" has '"failed":0,'
 	expect "mockhv probe all: crash reported" has 'mockhv: guest crash P0=0xdead'

@@ -17,6 +17,7 @@ static uint64_t opt_crash = 0;
 static uint64_t opt_clock_ms = 100;
 static uint64_t opt_hv = 1;
 static uint64_t opt_periodic = 1;
+static uint64_t opt_eoi = 1;   /* eoi=0: skip synic.auto_eoi and vapic.exitless_eoi (a VMM on KVM's in-kernel LAPIC) */
 static char opt_vendor[16] = "Microsoft Hv";
 static char opt_expect[512];
 static bool have_expect;
@@ -723,6 +724,10 @@ static uint64_t el_rounds(void (*eoi)(void), uint32_t *got)
 
 static void vapic_exitless_eoi(bool page_ok)
 {
+	if (!opt_eoi) {
+		skip("vapic.exitless_eoi", "vapic", "eoi=0 on the command line");
+		return;
+	}
 	if (!page_ok) {
 		skip("vapic.exitless_eoi", "vapic", "the VP assist page could not be enabled");
 		return;
@@ -1139,6 +1144,10 @@ static uint64_t aeoi_raise(uint32_t vp, uint64_t bound)
 
 static void synic_auto_eoi(void)
 {
+	if (!opt_eoi) {
+		skip("synic.auto_eoi", "synic", "eoi=0 on the command line");
+		return;
+	}
 	if (!synic_on(false)) {
 		skip("synic.auto_eoi", "synic", "could not enable SCONTROL/SIMP");
 		return;
@@ -1742,7 +1751,7 @@ static void smp_tlbflush(uint32_t ap_vp)
 		swaps++;
 		/* Let the AP read at least once under the new mapping (bounded). */
 		t1 = rdtsc();
-		while (ap_tlb_seen != 2 * k && rdtsc() - t1 < rt_tsc_hz / 20) cpu_relax();
+		while (ap_tlb_seen != 2 * k && rdtsc() - t1 < rt_tsc_hz / 10) cpu_relax();
 		if (ap_tlb_seen != 2 * k) no_read++;
 	}
 	ap_stop = 1;
@@ -1754,7 +1763,7 @@ static void smp_tlbflush(uint32_t ap_vp)
 	uint64_t *in = hc_in(), rax;
 	in[0] = read_cr3() & ~0xFFFull; in[1] = HV_FLUSH_ALL_PROCESSORS; in[2] = 0;
 	hypercall_safe(ctl(HvCallFlushVirtualAddressSpace, false, 0, 0, 0), GPA_HCALL_INPUT, 0, &rax);
-	bool ok = done && first == TLB_VAL_A && !bad_status && !ap_tlb_stale && ap_tlb_val[0] && ap_tlb_val[1] && no_read < swaps / 10;
+	bool ok = done && first == TLB_VAL_A && !bad_status && !ap_tlb_stale && ap_tlb_val[0] && ap_tlb_val[1] && no_read <= swaps / 4;   /* a loaded host may deschedule the AP */
 	char stale[96] = "";
 	if (ap_tlb_stale) snprintf(stale, sizeof stale, " (first stale: phase %lu read 0x%lx)", ap_tlb_stale_phase, ap_tlb_stale_val);
 	check_cost(id, "tlbflush", ok,
@@ -1763,7 +1772,7 @@ static void smp_tlbflush(uint32_t ap_vp)
 		   "(cycles: the flush hypercall; ref: an ICR IPI round trip to the AP, the minimum of an IPI shootdown)",
 		   swaps ? (int64_t)(c_sum / swaps) : -1, c_ipi_roundtrip ? (int64_t)c_ipi_roundtrip : -1,
 		   "%u swaps, hypercall failures=%u (last 0x%x); AP reads=%lu (A=%lu B=%lu, during a swap=%lu), stale=%lu%s; "
-		   "swaps the AP did not read within 50 ms=%u%s",
+		   "swaps the AP did not read within 100 ms=%u (at most 1 in 4)%s",
 		   swaps, bad_status, last_status, ap_tlb_reads, ap_tlb_val[0], ap_tlb_val[1], ap_tlb_discard, ap_tlb_stale,
 		   stale, no_read, done ? "" : "; AP did not stop");
 }
@@ -1928,6 +1937,7 @@ int guest_main(const char *cmdline)
 	opt_clock_ms = cmdline_u64(cmdline, "clock_ms", opt_clock_ms);
 	opt_hv = cmdline_u64(cmdline, "hv", 1);
 	opt_periodic = cmdline_u64(cmdline, "periodic", 1);
+	opt_eoi = cmdline_u64(cmdline, "eoi", 1);
 	if (cmdline_get(cmdline, "vendor", v, sizeof v)) strncpy_z(opt_vendor, v, sizeof opt_vendor);
 	have_expect = cmdline_get(cmdline, "expect", opt_expect, sizeof opt_expect);
 

@@ -132,7 +132,11 @@ export function tscChangeParams(current: ReferenceParams, atTsc: number, newHz: 
  * For plugins that keep time with hv-time's clock (stimer). Exit path: no allocation.
  */
 export function loadReferenceParams(state: Record<string, ArrayBufferView>, out: Uint32Array, at = 0): boolean {
-  const seq = state.params_seq as Uint32Array, scale = state.tsc_scale as Uint32Array, offset = state.tsc_offset as Uint32Array;
+  return loadWords(state.params_seq as Uint32Array, state.tsc_scale as Uint32Array, state.tsc_offset as Uint32Array, out, at);
+}
+
+/** {@link loadReferenceParams} on the three views. Exit path: no allocation. */
+function loadWords(seq: Uint32Array, scale: Uint32Array, offset: Uint32Array, out: Uint32Array, at: number): boolean {
   let s: number;
   do {
     s = Atomics.load(seq, 0);
@@ -201,7 +205,7 @@ export function timeHandlers(partition: PartitionView, params?: ReferenceParams)
   };
   /** The current parameters into `cur`, for a reader (sequence-locked). Exit path. */
   const load = () => {
-    if (!loadReferenceParams(st, cur, 0)) setCur(initialFor(partition.tscHz));
+    if (!loadWords(w.paramsSeq, w.scale, w.offset, cur, 0)) setCur(initialFor(partition.tscHz));
   };
 
   /** Takes the writers' lock (`params_seq` made odd); returns the even value it found. */
