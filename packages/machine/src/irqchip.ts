@@ -102,7 +102,9 @@ export class VcpuInterrupts {
   readonly pvEoi: PvEoi;
   /** Interrupts injected with KVM_INTERRUPT. */
   injected = 0;
+  /** CR8 and request_interrupt_window as kvm_run holds them. */
   #cr8 = 0;
+  #window = 0;
 
   constructor(
     readonly vcpu: Vcpu,
@@ -129,14 +131,18 @@ export class VcpuInterrupts {
     }
     if (apic.mpState === MpState.WaitForSipi) return Entry.WaitForSipi;
     const vec = apic.pending();
-    if (vec >= 0 && run.readyForInterruptInjection !== 0) {
-      apic.acknowledge(vec);
-      this.vcpu.interrupt(vec);
-      this.injected++;
-      run.requestInterruptWindow = 0;
-    } else run.requestInterruptWindow = vec >= 0 ? 1 : 0;
-    this.#cr8 = apic.cr8;
-    run.cr8 = this.#cr8;
+    let window = 0;
+    if (vec >= 0) {
+      if (run.readyForInterruptInjection !== 0) {
+        apic.acknowledge(vec);
+        this.vcpu.interrupt(vec);
+        this.injected++;
+      } else window = 1;
+    }
+    // kvm_run fields are written only when they change (KVM leaves both as they were at the exit).
+    if (window !== this.#window) run.requestInterruptWindow = this.#window = window;
+    const cr8 = apic.cr8;
+    if (cr8 !== this.#cr8) run.cr8 = this.#cr8 = cr8;
     this.pvEoi.beforeEntry();
     return Entry.Run;
   }
@@ -144,7 +150,10 @@ export class VcpuInterrupts {
   /** After KVM_RUN returns, before the exit is handled: CR8 writes reach the TPR; a skipped EOI is completed. */
   afterRun(): void {
     const cr8 = this.vcpu.kvmRun.cr8;
-    if (cr8 !== this.#cr8) this.apic.setCr8(cr8);
+    if (cr8 !== this.#cr8) {
+      this.apic.setCr8(cr8);
+      this.#cr8 = cr8;
+    }
     this.pvEoi.afterExit();
   }
 

@@ -8,10 +8,24 @@
  * spinlock: vCPU threads write the MSRs and EOM, the timer thread fires.
  *
  * **Time base.** COUNT values are partition reference time (100 ns): `((guest_tsc * scale) >> 64) +
- * offset` with time's parameters (`referenceParams(partition.tscHz)`, exactly what `hv-time` serves
- * TIME_REF_COUNT and the reference TSC page with). A deadline is converted to the host clock of
- * `PartitionView.timers` as `now + (target - refNow) * 100` ns, `refNow` taken from the VP's guest
+ * offset` with hv-time's live parameters, read at every use from time's partition state
+ * (`loadReferenceParams`, the pair TIME_REF_COUNT and the reference TSC page are served with). While
+ * that state holds none (power-on, after a VM reset) or `time` is not composed, the initial pair is
+ * used, exactly as `hv-time` does: `referenceParams(partition.tscHz)` (derived again when `tscHz`
+ * changes), or the `params` given to {@link stimerHandlers}. A deadline is converted to the host clock
+ * of `PartitionView.timers` as `now + (target - refNow) * 100` ns, `refNow` taken from the VP's guest
  * TSC (exact on the writing vCPU).
+ *
+ * **TSC frequency change** (`PluginHandlers.tscFrequencyChanged`). When a change takes effect (at
+ * once, or when the guest acknowledges a change hv-reenlightenment held), hv-time switches to a new
+ * scale and an offset that keeps reference time continuous; stimer follows because it reads the live
+ * pair (while a change is held the guest TSC keeps its old rate and time keeps the old pair, so
+ * nothing changes). `expiry` (reference time) and COUNT keep their meaning; every armed timer (enabled,
+ * expiry set, nothing waiting for an EOM) of every VP gets its host deadline recomputed from `expiry`
+ * against the VP's reference time under the new pair. One already due by the new clock keeps its host
+ * timer when that is due too (a direct-mode catch-up keeps its pacing) and is fired at once otherwise.
+ * A periodic timer's grid continues from the recomputed deadline, one period (COUNT * 100 ns) per
+ * expiry: reference time still counts 100 ns ticks, whatever the TSC rate.
  *
  * **MSRs** (tlfs-conformance.md (a); guest accesses only):
  * - RDMSR returns CONFIG / COUNT as stored; never #GP (the dispatcher #GPs when 3.EAX[3] is clear).
@@ -85,7 +99,9 @@
  *   saved are not caught up.
  *
  * Exit path: synchronous, no BigInt, no allocation after each VP's first use (`vp.guestTsc()` may
- * box a double, as in `hv-time`).
+ * box a double, as in `hv-time`; the parameters are read into scratch words). The exceptions are
+ * hv-time's: deriving the initial pair again for a new `tscHz` (once per change, and only while
+ * time's state holds no pair). `tscFrequencyChanged` is edge code, and allocates nothing either.
  * @module
  */
 import {
@@ -97,7 +113,7 @@ import {
 } from "@hv/tlfs";
 import { MsrOutcome, type PartitionView, type PluginHandlers, type VpView } from "@hv/x86";
 import { addSynicEomListener, postSynicMessage, synicMessageQueued } from "@hv/synic";
-import { type ReferenceParams, referenceParams, referenceTime } from "@hv/time";
+import { loadReferenceParams, type ReferenceParams, referenceParams, referenceTime, TIME_OWNER } from "@hv/time";
 import { directStimersAllowed } from "./direct.ts";
 
 /** The owner name of the stimer state and host timers (its plugin name). */
@@ -204,29 +220,70 @@ export interface StimerHandlers extends PluginHandlers {
   restored(): void;
   /** {@link restored} for one VP. */
   rearm(vp: VpView): void;
+  /**
+   * A TSC frequency change took effect (see the module doc): recomputes the host deadline of every
+   * armed timer of every VP from its `expiry` against the live reference-time parameters.
+   */
+  tscFrequencyChanged(fromHz: number, toHz: number, atTsc: number): void;
 }
 
+/** hv-time's partition state on `partition`, or undefined when `time` is not composed. Edge code. */
+const timeStateOf = (partition: PartitionView): Record<string, ArrayBufferView> | undefined => {
+  try {
+    const st = partition.state(TIME_OWNER);
+    return st.params_seq instanceof Uint32Array && st.tsc_scale instanceof Uint32Array &&
+        st.tsc_offset instanceof Uint32Array
+      ? st
+      : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
 /**
- * The handlers of `hv-stimer` for `partition` (see the module doc). `params` defaults to
- * `referenceParams(partition.tscHz)`, the reference-time parameters `hv-time` uses; tests may pass
- * others. Registers an EOM listener with the SynIC (`addSynicEomListener`). Edge code.
+ * The handlers of `hv-stimer` for `partition` (see the module doc). Reference time uses hv-time's
+ * live parameters (`loadReferenceParams`); `params` are the initial ones, used while time's state holds
+ * none or `time` is not composed: by default `referenceParams(partition.tscHz)` (what `hv-time` uses
+ * then, derived again when `tscHz` changes); tests may pass others. Registers an EOM listener with the
+ * SynIC (`addSynicEomListener`). Edge code.
  */
-export function stimerHandlers(
-  partition: PartitionView,
-  params: ReferenceParams = referenceParams(partition.tscHz),
-): StimerHandlers {
-  const { scaleLo, scaleHi, offsetLo, offsetHi } = params;
+export function stimerHandlers(partition: PartitionView, params?: ReferenceParams): StimerHandlers {
   const timers = partition.timers;
+  const timeState = timeStateOf(partition);
   /** Scratch: the reference time just read (lo, hi). */
   const ref = new Uint32Array(2);
+  /** Scratch: the reference-time parameters in force (scale lo, hi, offset lo, hi). */
+  const cur = new Uint32Array(4);
   /** Scratch: the HVMSG_TIMER_EXPIRED payload. */
   const payload = new Uint32Array(PAYLOAD_WORDS);
 
+  /** The initial parameters for a guest TSC of `hz` Hz (`params` when given), cached per Hz (as hv-time). */
+  let initialHz = partition.tscHz;
+  let initial: ReferenceParams = params ?? referenceParams(initialHz);
+  const initialFor = (hz: number): ReferenceParams => {
+    if (params === undefined && hz !== initialHz) {
+      initial = referenceParams(hz); // once per frequency change (BigInt), as hv-time
+      initialHz = hz;
+    }
+    return initial;
+  };
+
+  /** The reference-time parameters in force into {@link cur}: time's live pair, else the initial one. */
+  const loadParams = (): void => {
+    if (timeState !== undefined && loadReferenceParams(timeState, cur, 0)) return;
+    const p = initialFor(partition.tscHz);
+    cur[0] = p.scaleLo;
+    cur[1] = p.scaleHi;
+    cur[2] = p.offsetLo;
+    cur[3] = p.offsetHi;
+  };
+
   const views = (vp: VpView): StimerViews => vp.state(STIMER_OWNER) as unknown as StimerViews;
 
-  /** The VP's current reference time into {@link ref}. */
+  /** The VP's current reference time into {@link ref}, with the parameters in force now. */
   const readRef = (vp: VpView): void => {
-    referenceTime(vp.guestTsc(), scaleLo, scaleHi, offsetLo, offsetHi, ref, 0);
+    loadParams();
+    referenceTime(vp.guestTsc(), cur[0], cur[1], cur[2], cur[3], ref, 0);
   };
 
   /**
@@ -415,6 +472,30 @@ export function stimerHandlers(
     }
   };
 
+  /**
+   * After a TSC frequency change took effect: the host deadline of each armed timer of `vp` (enabled,
+   * expiry set, nothing waiting for an EOM, so its host timer runs) from its `expiry` against the VP's
+   * reference time under the new parameters. Timers waiting for an EOM have no host timer and keep
+   * their anchor. Edge code, no allocation.
+   */
+  const retime = (vp: VpView): void => {
+    const s = views(vp);
+    for (let t = 0; t < HV_SYNIC_STIMER_COUNT; t++) {
+      acquire(s.lock);
+      try {
+        if ((s.config[2 * t] & ENABLE) === 0 || s.pending[t] !== StimerPending.None) continue;
+        const eLo = s.expiry[2 * t], eHi = s.expiry[2 * t + 1];
+        if (eLo === 0 && eHi === 0) continue; // stopped, or nothing armed (COUNT 0)
+        const nowNs = readRefAt(vp);
+        if (!ge64(ref[0], ref[1], eLo, eHi)) arm(vp, s, t, nowNs + diff64(eLo, eHi, ref[0], ref[1]) * 100);
+        else if (!(s.deadline[t] <= nowNs)) arm(vp, s, t, nowNs); // due by the new clock: fire now
+        // else due, and its host timer is due as well (or paces a direct-mode catch-up): left alone.
+      } finally {
+        release(s.lock);
+      }
+    }
+  };
+
   // EOM (any VP, on its own thread, after the SynIC moved queued messages into free slots): KVM
   // `kvm_hv_notify_acked_sint` -> retry the expiries that wait for a slot.
   addSynicEomListener(partition, (vp) => {
@@ -526,5 +607,12 @@ export function stimerHandlers(
     },
 
     rearm,
+
+    tscFrequencyChanged() {
+      for (let i = 0; i < partition.vpCount; i++) {
+        const vp = partition.vp(i);
+        if (vp) retime(vp);
+      }
+    },
   };
 }
