@@ -97,8 +97,13 @@ export function resetApicStates(states: readonly SharedArrayBuffer[], timers: Ti
  */
 export const Entry = { Run: 0, WaitForSipi: 1 } as const;
 
-/** The owning worker's side of one VP's userspace APIC. */
+/**
+ * The owning worker's side of one VP's userspace APIC: `beforeRun`/`afterRun` around each KVM_RUN,
+ * `idle` for HLT and SIPI waits. Exit-path safe (no allocation; KVM_INTERRUPT, KVM_NMI and, for
+ * INIT/SIPI only, KVM_GET/SET_SREGS and KVM_GET/SET_REGS).
+ */
 export class VcpuInterrupts {
+  /** This VP's exit-less EOI state (the vapic plugin points it at the VP assist page). */
   readonly pvEoi: PvEoi;
   /** Interrupts injected with KVM_INTERRUPT. */
   injected = 0;

@@ -283,8 +283,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
               if (++ready === vcpus.length) {
                 clearTimeout(timer);
                 timer = setTimeout(() => finish({ kind: "timeout", code: EXIT_TIMEOUT, registers: [] }), cfg.timeoutSeconds * 1000);
-                const all = threads as bigint[];
-                workers.slice(0, vcpus.length).forEach((x) => x.postMessage({ type: "start", threads: all }));
+                workers.slice(0, vcpus.length).forEach((x) => x.postMessage({ type: "start" }));
               }
               break;
             case "serial":

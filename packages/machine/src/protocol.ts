@@ -74,7 +74,7 @@ export type WorkerMessage =
   | { readonly type: "error"; readonly vcpu: number; readonly message: string };
 
 /** Machine -> worker. */
-export type MachineMessage = WorkerInit | { readonly type: "start"; readonly threads: readonly bigint[] };
+export type MachineMessage = WorkerInit | { readonly type: "start" };
 
 /** Int32 slots of a vCPU's control block (a SharedArrayBuffer of {@link CONTROL_WORDS} words). */
 export const Control = {

@@ -300,6 +300,9 @@ const trFor = (gdt: GdtLayout): SegmentState => ({
   avl: 0,
 });
 
+/** The code and data segment registers of a boot state: `cs`, and `data` in DS, ES, FS, GS and SS. */
+const segments = (cs: SegmentState, data: SegmentState) => ({ cs, ds: data, es: data, fs: data, gs: data, ss: data });
+
 const LDT_UNUSABLE: SegmentState = {
   selector: 0,
   base: 0,
@@ -325,14 +328,8 @@ export function longModeSregs(opts: BootSregsOptions): BootSregs {
   if (cr3 === undefined || !Number.isInteger(cr3) || cr3 < 0 || cr3 % PAGE !== 0) {
     throw new RangeError(`long mode needs a 4 KiB aligned CR3, got ${cr3}`);
   }
-  const data = flat(GDT_DATA, 0x3, 1, 0);
   return {
-    cs: flat(GDT_CODE64, 0xb, 0, 1),
-    ds: data,
-    es: data,
-    fs: data,
-    gs: data,
-    ss: data,
+    ...segments(flat(GDT_CODE64, 0xb, 0, 1), flat(GDT_DATA, 0x3, 1, 0)),
     tr: trFor(gdt),
     ldt: LDT_UNUSABLE,
     gdt: gdt.gdt,
@@ -352,15 +349,9 @@ export function longModeSregs(opts: BootSregsOptions): BootSregs {
  */
 export function protectedModeSregs(opts: BootSregsOptions): BootSregs {
   const { gdt, idt = { base: 0, limit: 0 }, cr3, sse = true } = opts;
-  const data = flat(GDT_DATA, 0x3, 1, 0);
   const paging = cr3 !== undefined && cr3 !== 0;
   return {
-    cs: flat(GDT_CODE32, 0xb, 1, 0),
-    ds: data,
-    es: data,
-    fs: data,
-    gs: data,
-    ss: data,
+    ...segments(flat(GDT_CODE32, 0xb, 1, 0), flat(GDT_DATA, 0x3, 1, 0)),
     tr: trFor(gdt),
     ldt: LDT_UNUSABLE,
     gdt: gdt.gdt,
@@ -422,14 +413,8 @@ export function realModeSregs(startupVector?: number): BootSregs {
     throw new RangeError(`start-up vector must be 0..255, got ${startupVector}`);
   }
   const cs = startupVector === undefined ? realSeg(0xf000, 0xffff0000, 0xb) : realSeg(startupVector << 8, startupVector << 12, 0xb);
-  const data = realSeg(0, 0, 0x3);
   return {
-    cs,
-    ds: data,
-    es: data,
-    fs: data,
-    gs: data,
-    ss: data,
+    ...segments(cs, realSeg(0, 0, 0x3)),
     tr: { ...realSeg(0, 0, 0xb), s: 0 },
     ldt: { ...realSeg(0, 0, 0x2), s: 0 },
     gdt: { base: 0, limit: 0xffff },

@@ -17,6 +17,7 @@ import {
   identityPageTablesSize,
   longModeSregs,
   protectedModeSregs,
+  realModeSregs,
   translateVirtual,
   writeGdt,
   writeIdentityPageTables,
@@ -163,4 +164,19 @@ Deno.test("writeIdtGate64 encodes a present 64-bit interrupt gate", () => {
   assert.equal(m.readU32(at + 8), 0);
   assert.throws(() => writeIdtGate64(m, 0x1000, 256, 0), RangeError);
   assert.throws(() => writeIdtGate64(m, 0x1ff8, 0, 0), RangeError);
+});
+
+Deno.test("realModeSregs: INIT state at F000:FFF0's segment, SIPI state at vector << 8, real mode, bad vectors refused", () => {
+  const init = realModeSregs();
+  assert.deepEqual([init.cs.selector, init.cs.base, init.cs.limit, init.cs.type], [0xf000, 0xffff0000, 0xffff, 0xb]);
+  assert.equal(init.cr0, 0x60000010);
+  assert.deepEqual([init.cr3, init.cr4, init.efer], [0, 0, 0]);
+  for (const seg of [init.ds, init.es, init.fs, init.gs, init.ss]) assert.deepEqual([seg.selector, seg.base, seg.limit, seg.type, seg.present], [0, 0, 0xffff, 0x3, 1]);
+  assert.deepEqual(init.idt, { base: 0, limit: 0xffff });
+  assert.equal(init.tr.s, 0);
+  const sipi = realModeSregs(0x9a);
+  assert.deepEqual([sipi.cs.selector, sipi.cs.base], [0x9a00, 0x9a000]);
+  assert.throws(() => realModeSregs(256), RangeError);
+  assert.throws(() => realModeSregs(-1), RangeError);
+  assert.throws(() => realModeSregs(1.5), RangeError);
 });
