@@ -5,7 +5,8 @@
  * - `Kvm` (the /dev/kvm fd), `Vm`, `Vcpu`: the ioctls a VMM needs, failing with `KvmIoctlError`
  *   ("KVM_SET_CPUID2 failed: EINVAL (invalid argument)") or, when opening, `KvmUnavailable` with the fix.
  * - `structs/`: zero-allocation codecs over preallocated buffers for `kvm_regs`, `kvm_sregs`,
- *   the mmapped `kvm_run` (exit reasons `KVM_EXIT_*`), `kvm_cpuid2`, `kvm_msrs`, `kvm_msr_filter`, ...
+ *   the mmapped `kvm_run` (exit reasons `KVM_EXIT_*`), `kvm_cpuid2`, `kvm_msrs`, `kvm_msr_filter`,
+ *   `kvm_xsave`, `kvm_debugregs`, `kvm_vcpu_events`, ...
  * - `ioctls.ts`, `caps.ts`: request and capability numbers; `probeCapabilities` and its Effect Schema
  *   `CapabilityReport`.
  * - Interrupt routing: `Vm.setGsiRouting` (`KvmIrqRouting`, `defaultIrqchipRoutes`, MSI and
@@ -37,6 +38,9 @@ export * from "./src/structs/msr_filter.ts";
 export * from "./src/structs/lapic.ts";
 export * from "./src/structs/fpu.ts";
 export * from "./src/structs/xcrs.ts";
+export * from "./src/structs/xsave.ts";
+export * from "./src/structs/debugregs.ts";
+export * from "./src/structs/vcpu_events.ts";
 export * from "./src/structs/memory_region.ts";
 export * from "./src/structs/irq.ts";
 export * from "./src/structs/irq_routing.ts";

@@ -10,3 +10,5 @@ export * from "./src/protocol.ts";
 export * from "./src/hv_partition.ts";
 export * from "./src/timers.ts";
 export * from "./src/power_cycle.ts";
+export * from "./src/snapshot.ts";
+export * from "./src/vcpu_state.ts";

@@ -11,6 +11,7 @@ import { crashDocument, encodeCrashDocument } from "./crash_report.ts";
 import { feedProbeLine, newProbeReport, type ProbeReport, probePassed, renderProbeTable } from "./probe_report.ts";
 import { probeImage } from "./probe_guest.ts";
 import type { RunIo, RunOptions } from "./run.ts";
+import type { SnapshotGuest } from "./snapshot_file.ts";
 
 /** Exit code for input the user can fix (unreadable files). */
 const EXIT_USAGE = 2;
@@ -51,11 +52,22 @@ export function describeOutcome(o: RunOutcome): string[] {
       ];
     case "reset":
       return [`hv: the guest asked for a reset (${resetSourceName(o.source)}, vCPU ${o.vcpu}); the VM was stopped`];
+    case "saved":
+      return [];
   }
 }
 
-/** Reads the kernel, initrd and serial file; on failure prints one line and resolves to exit code 2. */
-export async function prepareGuest(o: RunOptions, io: RunIo): Promise<GuestSession | number> {
+/**
+ * Reads the kernel, initrd and serial file (or takes the guest from a snapshot, `saved`: `hv run
+ * --restore`); on failure prints one line and resolves to exit code 2.
+ */
+export async function prepareGuest(o: RunOptions, io: RunIo, saved?: SnapshotGuest): Promise<GuestSession | number> {
+  if (saved) {
+    const session = await openSession(o, io, { ...saved, initrd: [...saved.initrd] });
+    // The probe started before it was saved: the restored run reports the checks it makes from here on.
+    if (typeof session !== "number") session.report.started = true;
+    return session;
+  }
   let kernel: Uint8Array, kernelName: string, append = o.append;
   const probe = o.kernel === undefined;
   try {
@@ -86,6 +98,16 @@ export async function prepareGuest(o: RunOptions, io: RunIo): Promise<GuestSessi
       return EXIT_USAGE;
     }
   }
+  return openSession(o, io, { kernel, kernelName, append, initrd, probe });
+}
+
+/** The guest's files in hand: opens `--serial` and builds the session (exit code 2 when the file cannot be opened). */
+async function openSession(
+  o: RunOptions,
+  io: RunIo,
+  g: Pick<GuestSession, "kernel" | "kernelName" | "append" | "initrd" | "probe">,
+): Promise<GuestSession | number> {
+  const { kernel, kernelName, append, initrd, probe } = g;
   let file: Deno.FsFile | undefined;
   if (o.serial !== "stdio") {
     try {
@@ -107,7 +129,11 @@ export async function prepareGuest(o: RunOptions, io: RunIo): Promise<GuestSessi
     onSerial: (line) => {
       if (file) file.writeSync(enc.encode(line + "\n"));
       else if (!probe) io.out(line);
-      if (probe) feedProbeLine(report, line);
+      if (probe) {
+        feedProbeLine(report, line);
+        // The probe's own notes (e.g. that it waits for a save and restore) are for the person running it.
+        if (line.startsWith("probe: ")) io.err(line);
+      }
     },
     close: () => file?.close(),
   };
@@ -129,7 +155,7 @@ export async function finishRun(o: RunOptions, io: RunIo, g: GuestSession, out: 
  * while the crashed VM is still kept.
  */
 export async function reportRun(o: RunOptions, io: RunIo, g: GuestSession, out: RunOutcome): Promise<void> {
-  if (g.probe) io.out(renderProbeTable(g.report));
+  if (g.probe && out.kind !== "saved") io.out(renderProbeTable(g.report));
   if (out.kind === "crash") {
     const doc = crashDocument(out.report, o.profile);
     const path = `hv-crash-${doc.time.replace(/[:.]/g, "-")}.json`;

@@ -115,8 +115,8 @@ const run_ = Command.make(
     ),
     initrd: repeatable("initrd", "Multiboot module to load; may repeat"),
     append: Flag.String("append").pipe(Flag.withDescription("Kernel command line"), Flag.withDefault("")),
-    smp: Flag.Int("smp").pipe(Flag.withDescription("vCPUs, 1..8"), Flag.withDefault(1)),
-    memory: Flag.Int("memory").pipe(Flag.withDescription("Guest RAM in MiB, 2..3072"), Flag.withDefault(256)),
+    smp: Flag.Int("smp").pipe(Flag.withDescription("vCPUs, 1..8 (default 1)"), Flag.optional),
+    memory: Flag.Int("memory").pipe(Flag.withDescription("Guest RAM in MiB, 2..3072 (default 256)"), Flag.optional),
     timeout: Flag.Int("timeout").pipe(Flag.withDescription("Stop the guest after this many seconds (exit code 124)"), Flag.withDefault(60)),
     serial: Flag.String("serial").pipe(Flag.withDescription("COM1 output: stdio or a file path"), Flag.withDefault("stdio")),
     maxResets: Flag.Int("max-resets").pipe(
@@ -139,7 +139,23 @@ const run_ = Command.make(
       Flag.withDescription(
         "off (default for the emulator): hv's userspace local APIC, needed for SynIC auto-EOI and vapic's exit-less EOI; on: KVM's in-kernel LAPIC/IO-APIC/PIC/PIT (as QEMU -machine kernel-irqchip=on), which refuses vapic and synic (and what needs synic); the passthrough backend always uses KVM's",
       ),
-      Flag.withDefault("off"),
+      Flag.optional,
+    ),
+    save: Flag.String("save").pipe(
+      Flag.withDescription(
+        "Save the VM to this new directory instead of discarding it when the run is interrupted (Ctrl-C, SIGTERM) or --save-after passes; exit code 0. Emulator with hv's APIC only",
+      ),
+      Flag.optional,
+    ),
+    saveAfter: Flag.Int("save-after").pipe(
+      Flag.withDescription("With --save: save this many seconds into the run (counted as --timeout is)"),
+      Flag.optional,
+    ),
+    restore: Flag.String("restore").pipe(
+      Flag.withDescription(
+        "Resume a VM saved with --save: guest, vCPUs, RAM and enlightenments come from the snapshot; on a host with another TSC frequency the guest gets hv-reenlightenment's notification",
+      ),
+      Flag.optional,
     ),
   },
   (f) =>
@@ -154,14 +170,17 @@ const run_ = Command.make(
       kernel: Option.getOrUndefined(f.kernel),
       initrd: f.initrd,
       append: f.append,
-      smp: f.smp,
-      memory: f.memory,
+      smp: Option.getOrUndefined(f.smp),
+      memory: Option.getOrUndefined(f.memory),
       timeout: f.timeout,
       serial: f.serial,
       maxResets: f.maxResets,
       onCrash: f.onCrash,
       backend: f.backend,
-      kernelIrqchip: f.kernelIrqchip,
+      kernelIrqchip: Option.getOrUndefined(f.kernelIrqchip),
+      save: Option.getOrUndefined(f.save),
+      saveAfter: Option.getOrUndefined(f.saveAfter),
+      restore: Option.getOrUndefined(f.restore),
     }),
 ).pipe(
   Command.withDescription(
@@ -197,7 +216,7 @@ const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   list: [],
   explain: [],
   doctor: ["--json"],
-  run: ["--profile", "--with", "--without", "--set", "--auto-deps", "--kernel", "--initrd", "--append", "--smp", "--memory", "--timeout", "--serial", "--backend", "--max-resets", "--on-crash", "--kernel-irqchip"],
+  run: ["--profile", "--with", "--without", "--set", "--auto-deps", "--kernel", "--initrd", "--append", "--smp", "--memory", "--timeout", "--serial", "--backend", "--max-resets", "--on-crash", "--kernel-irqchip", "--save", "--save-after", "--restore"],
 };
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, " ").trim();

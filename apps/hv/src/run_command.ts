@@ -13,8 +13,10 @@ export interface RunFlags extends ComposeFlags {
   readonly kernel?: string;
   readonly initrd: readonly string[];
   readonly append: string;
-  readonly smp: number;
-  readonly memory: number;
+  /** `--smp`: vCPUs (default 1). */
+  readonly smp?: number;
+  /** `--memory`: guest RAM in MiB (default 256). */
+  readonly memory?: number;
   readonly timeout: number;
   readonly serial: string;
   /** `--backend`: emulator (default), passthrough, or auto. */
@@ -25,6 +27,45 @@ export interface RunFlags extends ComposeFlags {
   readonly onCrash?: string;
   /** `--kernel-irqchip`: "off" (default: hv's userspace APIC) or "on" (KVM's in-kernel irqchip). */
   readonly kernelIrqchip?: string;
+  /** `--save DIR`: save the VM into this new directory when interrupted or after `saveAfter` seconds. */
+  readonly save?: string;
+  /** `--save-after SECONDS` (needs `save`; below `timeout`). */
+  readonly saveAfter?: number;
+  /** `--restore DIR`: resume a VM saved with `--save` (takes the VM from the snapshot). */
+  readonly restore?: string;
+}
+
+/** The `hv run` flags that describe the VM, which `--restore` takes from the snapshot instead. */
+const VM_FLAGS: readonly [string, (f: RunFlags) => boolean][] = [
+  ["--profile", (f) => f.profile !== undefined],
+  ["--with", (f) => f.with.length > 0],
+  ["--without", (f) => f.without.length > 0],
+  ["--set", (f) => f.set.length > 0],
+  ["--auto-deps", (f) => f.autoDeps],
+  ["--kernel", (f) => f.kernel !== undefined],
+  ["--initrd", (f) => f.initrd.length > 0],
+  ["--append", (f) => f.append !== ""],
+  ["--smp", (f) => f.smp !== undefined],
+  ["--memory", (f) => f.memory !== undefined],
+  ["--kernel-irqchip", (f) => f.kernelIrqchip !== undefined],
+];
+
+/** One message for a `--save`/`--save-after`/`--restore` combination that cannot work, or undefined. */
+export function checkSnapshotFlags(f: RunFlags): string | undefined {
+  if (f.saveAfter !== undefined) {
+    if (f.save === undefined) return "--save-after needs --save DIR (where to save the VM)";
+    if (!Number.isInteger(f.saveAfter) || f.saveAfter < 1 || f.saveAfter >= f.timeout) return `--save-after must be 1..${f.timeout - 1} seconds (below --timeout ${f.timeout}), got ${f.saveAfter}`;
+  }
+  if ((f.save !== undefined || f.restore !== undefined) && (f.backend ?? "emulator") !== "emulator") {
+    return `--${f.save !== undefined ? "save" : "restore"} is served by the emulator backend only (--backend emulator)`;
+  }
+  if ((f.kernelIrqchip ?? "off") === "on" && f.save !== undefined) return "--save needs hv's userspace APIC: drop --kernel-irqchip on";
+  if (f.restore !== undefined) {
+    const given = VM_FLAGS.filter(([, isSet]) => isSet(f)).map(([name]) => name);
+    if (given.length > 0) return `--restore takes the VM (guest, vCPUs, RAM, enlightenments) from the snapshot: drop ${given.join(", ")}`;
+    if (f.save !== undefined && f.save === f.restore) return "--save must name a new directory, not the one given to --restore";
+  }
+  return undefined;
 }
 
 /** The process exit code a command asks for (a guest's isa-debug-exit code, a failed probe). */
@@ -48,9 +89,10 @@ export const MAX_RESETS_LIMIT = 1000;
 /** Validates the machine flags (one clear message each), composes, and runs the emulator. */
 export const runCommand = (f: RunFlags): Effect.Effect<void, UsageError | ExitCode> =>
   Effect.gen(function* () {
-    if (!Number.isInteger(f.smp) || f.smp < 1 || f.smp > 8) return yield* Effect.fail(new UsageError({ message: `--smp must be 1..8, got ${f.smp}` }));
-    if (!Number.isInteger(f.memory) || f.memory < 2 || f.memory > 3072) {
-      return yield* Effect.fail(new UsageError({ message: `--memory must be 2..3072 MiB, got ${f.memory}` }));
+    const smp = f.smp ?? 1, memory = f.memory ?? 256;
+    if (!Number.isInteger(smp) || smp < 1 || smp > 8) return yield* Effect.fail(new UsageError({ message: `--smp must be 1..8, got ${smp}` }));
+    if (!Number.isInteger(memory) || memory < 2 || memory > 3072) {
+      return yield* Effect.fail(new UsageError({ message: `--memory must be 2..3072 MiB, got ${memory}` }));
     }
     if (!(f.timeout > 0) || f.timeout > 86400) return yield* Effect.fail(new UsageError({ message: `--timeout must be 1..86400 seconds, got ${f.timeout}` }));
     const backend = f.backend ?? "emulator";
@@ -69,6 +111,8 @@ export const runCommand = (f: RunFlags): Effect.Effect<void, UsageError | ExitCo
     if (kernelIrqchip !== "on" && kernelIrqchip !== "off") {
       return yield* Effect.fail(new UsageError({ message: `--kernel-irqchip must be on or off, got '${kernelIrqchip}'` }));
     }
+    const snapshotProblem = checkSnapshotFlags(f);
+    if (snapshotProblem) return yield* Effect.fail(new UsageError({ message: snapshotProblem }));
     const request = yield* composeRequest(f);
     // deno-lint-ignore no-explicit-any
     const isDeno = typeof (globalThis as any).Deno?.dlopen === "function";
@@ -94,13 +138,16 @@ export const runCommand = (f: RunFlags): Effect.Effect<void, UsageError | ExitCo
           kernel: f.kernel,
           initrd: f.initrd,
           append: f.append,
-          smp: f.smp,
-          memoryMiB: f.memory,
+          smp,
+          memoryMiB: memory,
           timeoutSeconds: f.timeout,
           serial: f.serial,
           maxResets,
           onCrash,
           irqchip: kernelIrqchip === "on" ? "kernel" : "userspace",
+          ...(f.save !== undefined ? { save: f.save } : {}),
+          ...(f.saveAfter !== undefined ? { saveAfterSeconds: f.saveAfter } : {}),
+          ...(f.restore !== undefined ? { restore: f.restore } : {}),
         },
         { out: (l: string) => console.log(l), err: (l: string) => console.error(l) },
       )

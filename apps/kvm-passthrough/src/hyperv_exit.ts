@@ -27,7 +27,7 @@ import type { Composition } from "@hv/compose";
 import { CRASH, crashPartitionState, crashReport, type CrashViews } from "@hv/crash";
 import { advertised, HypercallDispatcher, HypercallOutcome, type HypercallRoute } from "@hv/dispatch";
 import { KVM_EXIT_HYPERV, KVM_EXIT_HYPERV_HCALL, KVM_EXIT_HYPERV_SYNIC, KVM_EXIT_SYSTEM_EVENT, KVM_SYSTEM_EVENT } from "@hv/kvm";
-import { arenaEntries, WorkerPartition } from "@hv/machine";
+import { arenaEntries, tscFrequencyCell, WorkerPartition } from "@hv/machine";
 import { SYNIC_OWNER, type SynicVpViews } from "@hv/synic";
 import {
   HV_CRASH_PARAMETER_COUNT,
@@ -115,7 +115,7 @@ export function passthroughPartition(o: PassthroughPartitionOptions): WorkerPart
   const t = advertised(o.composition);
   return new WorkerPartition(
     o.memory,
-    o.tscHz ?? 0,
+    tscFrequencyCell(o.tscHz ?? 0),
     partitionArena,
     (index, partition) => {
       const vp: VpView = {

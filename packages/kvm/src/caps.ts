@@ -130,6 +130,15 @@ export const KVM_CAP_HYPERV_VAPIC = 45;
 export const KVM_CAP_HYPERV_SPIN = 46;
 /** `KVM_CAP_XSAVE` (55). */
 export const KVM_CAP_XSAVE = 55;
+/**
+ * `KVM_CAP_XSAVE2` (208): KVM_GET_XSAVE2; the value is the byte size of the vCPU XSAVE area
+ * (at least 4096, sizeof(struct kvm_xsave); larger with dynamically enabled features such as AMX).
+ */
+export const KVM_CAP_XSAVE2 = 208;
+/** `KVM_CAP_DEBUGREGS` (50): KVM_GET/SET_DEBUGREGS. */
+export const KVM_CAP_DEBUGREGS = 50;
+/** `KVM_CAP_VCPU_EVENTS` (41): KVM_GET/SET_VCPU_EVENTS. */
+export const KVM_CAP_VCPU_EVENTS = 41;
 /** `KVM_CAP_XCRS` (56): KVM_GET/SET_XCRS. */
 export const KVM_CAP_XCRS = 56;
 /** `KVM_CAP_TSC_CONTROL` (60): per-vCPU KVM_SET_TSC_KHZ. */

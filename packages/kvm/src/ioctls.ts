@@ -56,6 +56,8 @@ export const STRUCT_SIZE = {
   kvm_irq_routing: 8,
   kvm_irqfd: 32,
   kvm_hyperv_eventfd: 24,
+  kvm_debugregs: 128,
+  kvm_xsave: 4096,
   u64: 8,
 } as const;
 
@@ -164,6 +166,25 @@ export const KVM_SET_MP_STATE = _IOW(KVMIO, 0x99, S.kvm_mp_state);
 export const KVM_NMI = _IO(KVMIO, 0x9a);
 /** vCPU or VM (KVM_CAP_ENABLE_CAP_VM) ioctl: `struct kvm_enable_cap`. */
 export const KVM_ENABLE_CAP = _IOW(KVMIO, 0xa3, S.kvm_enable_cap);
+/** vCPU ioctl (KVM_CAP_DEBUGREGS): `struct kvm_debugregs` out, DR0-3, DR6, DR7 (0x8080AEA1). */
+export const KVM_GET_DEBUGREGS = _IOR(KVMIO, 0xa1, S.kvm_debugregs);
+/** vCPU ioctl: `struct kvm_debugregs` in (0x4080AEA2); EINVAL for nonzero `flags` or DR6/DR7 bits 63:32 set. */
+export const KVM_SET_DEBUGREGS = _IOW(KVMIO, 0xa2, S.kvm_debugregs);
+/**
+ * vCPU ioctl (KVM_CAP_XSAVE): `struct kvm_xsave` out, the 4096-byte XSAVE area (0x9000AEA4). EINVAL
+ * when the vCPU's area is larger (dynamically enabled features): use KVM_GET_XSAVE2.
+ */
+export const KVM_GET_XSAVE = _IOR(KVMIO, 0xa4, S.kvm_xsave);
+/**
+ * vCPU ioctl: `struct kvm_xsave` in (0x5000AEA5). KVM reads the vCPU's whole area: 4096 bytes, or
+ * KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) bytes when that is larger. EINVAL for XSTATE_BV bits KVM does not support.
+ */
+export const KVM_SET_XSAVE = _IOW(KVMIO, 0xa5, S.kvm_xsave);
+/**
+ * vCPU ioctl (KVM_CAP_XSAVE2): the whole XSAVE area out, KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) bytes
+ * (the request encodes sizeof(struct kvm_xsave) = 4096 regardless: 0x9000AECF).
+ */
+export const KVM_GET_XSAVE2 = _IOR(KVMIO, 0xcf, S.kvm_xsave);
 /** vCPU ioctl: `struct kvm_xcrs` out (KVM_CAP_XCRS). */
 export const KVM_GET_XCRS = _IOR(KVMIO, 0xa6, S.kvm_xcrs);
 /** vCPU ioctl: `struct kvm_xcrs` in. */
@@ -171,7 +192,8 @@ export const KVM_SET_XCRS = _IOW(KVMIO, 0xa7, S.kvm_xcrs);
 
 /**
  * Every ioctl above by name, for error messages and diagnostics (`IOCTL_NAME.get(req)`).
- * Note KVM_GET_TSC_KHZ and KVM_ENABLE_CAP share nr 0xa3 but differ in direction/size, so numbers are unique.
+ * Some share an nr (0xa2: KVM_SET_TSC_KHZ, KVM_SET_DEBUGREGS; 0xa3: KVM_GET_TSC_KHZ, KVM_ENABLE_CAP;
+ * 0xa5: KVM_SIGNAL_MSI, KVM_SET_XSAVE) but differ in direction or size, so the numbers are unique.
  */
 export const IOCTLS: Readonly<Record<string, number>> = {
   KVM_GET_API_VERSION,
@@ -218,6 +240,13 @@ export const IOCTLS: Readonly<Record<string, number>> = {
   KVM_ENABLE_CAP,
   KVM_GET_XCRS,
   KVM_SET_XCRS,
+  KVM_GET_DEBUGREGS,
+  KVM_SET_DEBUGREGS,
+  KVM_GET_XSAVE,
+  KVM_SET_XSAVE,
+  KVM_GET_XSAVE2,
+  KVM_GET_VCPU_EVENTS,
+  KVM_SET_VCPU_EVENTS,
 };
 
 /** Reverse map of {@link IOCTLS}: request number to KVM name. */

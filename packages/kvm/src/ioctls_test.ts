@@ -9,16 +9,23 @@ import {
   KVM_CREATE_VM,
   KVM_ENABLE_CAP,
   KVM_GET_API_VERSION,
+  KVM_GET_DEBUGREGS,
   KVM_GET_MSRS,
   KVM_GET_REGS,
   KVM_GET_SREGS,
   KVM_GET_SUPPORTED_CPUID,
   KVM_GET_TSC_KHZ,
+  KVM_GET_VCPU_EVENTS,
+  KVM_GET_XSAVE,
+  KVM_GET_XSAVE2,
   KVM_RUN,
   KVM_SET_CPUID2,
+  KVM_SET_DEBUGREGS,
   KVM_SET_REGS,
   KVM_SET_SREGS,
   KVM_SET_USER_MEMORY_REGION,
+  KVM_SET_VCPU_EVENTS,
+  KVM_SET_XSAVE,
   KVM_SIGNAL_MSI,
   KVM_X86_SET_MSR_FILTER,
   KVMIO,
@@ -49,6 +56,14 @@ Deno.test("ioctl numbers as <linux/kvm.h> defines them on x86-64", () => {
   assert.equal(KVM_X86_SET_MSR_FILTER, 0x4188aec6);
   assert.equal(_IOR(KVMIO, 0x8e, STRUCT_SIZE.kvm_lapic_state), 0x8400ae8e);
   assert.equal(_IOW(KVMIO, 0x8d, STRUCT_SIZE.kvm_fpu), 0x41a0ae8d);
+  // State save/restore: struct kvm_xsave is 4096 bytes (KVM_GET_XSAVE2 encodes it too), kvm_debugregs 128, kvm_vcpu_events 64.
+  assert.equal(KVM_GET_XSAVE, 0x9000aea4);
+  assert.equal(KVM_SET_XSAVE, 0x5000aea5);
+  assert.equal(KVM_GET_XSAVE2, 0x9000aecf);
+  assert.equal(KVM_GET_DEBUGREGS, 0x8080aea1);
+  assert.equal(KVM_SET_DEBUGREGS, 0x4080aea2);
+  assert.equal(KVM_GET_VCPU_EVENTS, 0x8040ae9f);
+  assert.equal(KVM_SET_VCPU_EVENTS, 0x4040aea0);
 });
 
 Deno.test("every ioctl number is unique and named back", () => {

@@ -55,12 +55,13 @@ import { KvmMsrFilter, type MsrFilterRange } from "./structs/msr_filter.ts";
 import { KvmMsrList } from "./structs/msrs.ts";
 import { KvmStruct } from "./structs/struct.ts";
 import { closeFd, ioctlBuf, ioctlBufErrno, ioctlVal } from "./sys.ts";
-import { Vcpu } from "./vcpu.ts";
+import { Vcpu, type VcpuHost } from "./vcpu.ts";
 
 /** KVM_API_VERSION: the only stable KVM API version. */
 export const KVM_API_VERSION = 12;
 
 const E2BIG = 7;
+const EBADF = 9;
 
 /** The `/dev/kvm` system fd. */
 export class Kvm implements Disposable {
@@ -141,10 +142,19 @@ export class Kvm implements Disposable {
     return c.toLeaves();
   }
 
-  /** KVM_GET_MSR_INDEX_LIST: the MSRs KVM_GET/SET_MSRS can save and restore (api.rst §4.3). */
+  /**
+   * KVM_GET_MSR_INDEX_LIST: the MSRs KVM_GET/SET_MSRS can save and restore (api.rst §4.3). The list
+   * is fixed when KVM loads, so it is asked once and kept (a fresh copy is returned); asked after
+   * {@link close}, it throws KvmIoctlError (EBADF).
+   */
   msrIndexList(): number[] {
-    return this.#msrList(KVM_GET_MSR_INDEX_LIST, "KVM_GET_MSR_INDEX_LIST");
+    if (this.#msrIndexList === undefined) {
+      if (this.#closed) throw KvmIoctlError.of("KVM_GET_MSR_INDEX_LIST", EBADF, "the /dev/kvm fd is closed");
+      this.#msrIndexList = this.#msrList(KVM_GET_MSR_INDEX_LIST, "KVM_GET_MSR_INDEX_LIST");
+    }
+    return [...this.#msrIndexList];
   }
+  #msrIndexList: number[] | undefined;
 
   /** KVM_GET_MSR_FEATURE_INDEX_LIST: feature MSRs readable on the system fd (KVM_CAP_GET_MSR_FEATURES). */
   msrFeatureIndexList(): number[] {
@@ -161,10 +171,10 @@ export class Kvm implements Disposable {
     return list.indices();
   }
 
-  /** KVM_CREATE_VM (machine type 0): a new, empty VM. */
+  /** KVM_CREATE_VM (machine type 0): a new, empty VM (which keeps this Kvm for {@link Vm.msrIndexList}). */
   createVm(type = 0): Vm {
     const fd = ioctlVal(this.fd, KVM_CREATE_VM, type);
-    return new Vm(fd, this.vcpuMmapSize);
+    return new Vm(fd, this.vcpuMmapSize, this);
   }
 
   /** Closes the system fd (VMs created from it stay valid). Idempotent. */
@@ -187,8 +197,11 @@ export interface GuestRam extends HostMemory {
   readonly gpa: number;
 }
 
-/** A VM fd. Owns the vCPUs it creates and the RAM it allocates ({@link close} releases all of them). */
-export class Vm implements Disposable {
+/**
+ * A VM fd. Owns the vCPUs it creates and the RAM it allocates ({@link close} releases all of them).
+ * It is the {@link VcpuHost} of its vCPUs (its KVM_CHECK_EXTENSION answers, its Kvm's MSR list).
+ */
+export class Vm implements Disposable, VcpuHost {
   /** The VM fd. */
   readonly fd: number;
   /** KVM_GET_VCPU_MMAP_SIZE, for the vCPUs of this VM. */
@@ -204,15 +217,27 @@ export class Vm implements Disposable {
   #filter: KvmMsrFilter | undefined;
   #closed = false;
 
-  /** Wraps a VM fd from KVM_CREATE_VM (see {@link Kvm.createVm}). */
-  constructor(fd: number, vcpuMmapSize: number) {
+  readonly #kvm: Kvm | undefined;
+
+  /** Wraps a VM fd from KVM_CREATE_VM (see {@link Kvm.createVm}); `kvm`, the system fd it came from, answers {@link msrIndexList}. */
+  constructor(fd: number, vcpuMmapSize: number, kvm?: Kvm) {
     this.fd = fd;
     this.vcpuMmapSize = vcpuMmapSize;
+    this.#kvm = kvm;
   }
 
   /** KVM_CHECK_EXTENSION on the VM fd (KVM_CAP_CHECK_EXTENSION_VM): the answer for this VM. */
   checkExtension(cap: number): number {
     return ioctlVal(this.fd, KVM_CHECK_EXTENSION, cap);
+  }
+
+  /**
+   * {@link Kvm.msrIndexList} of the Kvm this VM was created from (KVM_GET_MSR_INDEX_LIST is a
+   * system-fd ioctl). Throws a TypeError for a VM wrapped without its Kvm.
+   */
+  msrIndexList(): number[] {
+    if (this.#kvm === undefined) throw new TypeError(`VM fd ${this.fd} was wrapped without its Kvm: no MSR index list`);
+    return this.#kvm.msrIndexList();
   }
 
   /**
@@ -372,7 +397,7 @@ export class Vm implements Disposable {
   /** KVM_CREATE_VCPU with `id` (the initial APIC id) and its `kvm_run` mapping. */
   createVcpu(id: number): Vcpu {
     const fd = ioctlVal(this.fd, KVM_CREATE_VCPU, id, `vCPU ${id}`);
-    const v = Vcpu.fromCreated(fd, id, this.vcpuMmapSize);
+    const v = Vcpu.fromCreated(fd, id, this.vcpuMmapSize, this);
     this.#vcpus.push(v);
     return v;
   }

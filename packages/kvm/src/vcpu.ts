@@ -19,9 +19,8 @@
 import type { CpuidLeaf } from "@hv/x86";
 import { KvmIoctlError } from "./errors.ts";
 import {
-  KVM_GET_VCPU_EVENTS,
-  KVM_SET_VCPU_EVENTS,
   KVM_ENABLE_CAP,
+  KVM_GET_DEBUGREGS,
   KVM_GET_FPU,
   KVM_GET_LAPIC,
   KVM_GET_MP_STATE,
@@ -30,11 +29,15 @@ import {
   KVM_GET_SREGS,
   KVM_GET_SUPPORTED_HV_CPUID,
   KVM_GET_TSC_KHZ,
+  KVM_GET_VCPU_EVENTS,
   KVM_GET_XCRS,
+  KVM_GET_XSAVE,
+  KVM_GET_XSAVE2,
   KVM_INTERRUPT,
   KVM_NMI,
   KVM_RUN,
   KVM_SET_CPUID2,
+  KVM_SET_DEBUGREGS,
   KVM_SET_FPU,
   KVM_SET_LAPIC,
   KVM_SET_MP_STATE,
@@ -42,11 +45,14 @@ import {
   KVM_SET_REGS,
   KVM_SET_SREGS,
   KVM_SET_TSC_KHZ,
+  KVM_SET_VCPU_EVENTS,
   KVM_SET_XCRS,
+  KVM_SET_XSAVE,
 } from "./ioctls.ts";
 import { EAGAIN, EINTR, errno, libc, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE } from "./libc.ts";
 import { KICK_SIGNAL, kickThread } from "./kick.ts";
 import { KvmCpuid2 } from "./structs/cpuid2.ts";
+import { KvmDebugregs } from "./structs/debugregs.ts";
 import { KvmEnableCap } from "./structs/enable_cap.ts";
 import { KvmFpu } from "./structs/fpu.ts";
 import { KvmInterrupt } from "./structs/irq.ts";
@@ -56,7 +62,9 @@ import { KvmMsrs } from "./structs/msrs.ts";
 import { KvmRegs } from "./structs/regs.ts";
 import { KVM_SYNC_X86_EVENTS, KVM_SYNC_X86_REGS, KVM_SYNC_X86_SREGS, KVM_SYNC_X86_VALID_FIELDS, KvmRun } from "./structs/run.ts";
 import { KvmSregs } from "./structs/sregs.ts";
+import { KvmVcpuEvents, VcpuEventsByte } from "./structs/vcpu_events.ts";
 import { KvmXcrs } from "./structs/xcrs.ts";
+import { KVM_XSAVE_SIZE, KvmXsave } from "./structs/xsave.ts";
 import { closeFd, ioctlBuf, ioctlBufErrno, ioctlVal } from "./sys.ts";
 
 /** What {@link Vcpu.run} returns when KVM_RUN failed with EINTR (a kick or another signal): not a KVM exit reason. */
@@ -78,7 +86,20 @@ export interface VcpuHandle {
 }
 
 /**
- * One vCPU fd with its `kvm_run` mapping. Codecs (`regs`, `sregs`, `fpu`, `lapic`, `mpState`, `xcrs`)
+ * What saving and restoring a vCPU's state needs beyond the vCPU fd, which answers neither:
+ * KVM_CHECK_EXTENSION (a VM or system fd ioctl) and KVM_GET_MSR_INDEX_LIST (a system fd ioctl).
+ * A `Vm` (the {@link Vcpu.host} of the vCPUs it creates) or a `Kvm`.
+ */
+export interface VcpuHost {
+  /** KVM_CHECK_EXTENSION: 0 absent, positive present (a size or count for some capabilities). */
+  checkExtension(cap: number): number;
+  /** KVM_GET_MSR_INDEX_LIST: the MSR indices KVM_GET_MSRS/KVM_SET_MSRS save and restore. */
+  msrIndexList(): readonly number[];
+}
+
+/**
+ * One vCPU fd with its `kvm_run` mapping. Codecs (`regs`, `sregs`, `fpu`, `lapic`, `mpState`, `xcrs`,
+ * `debugregs`, `vcpuEvents`)
  * are filled in place by the getters, which return them; setters send them (or a given codec).
  * Every failing ioctl throws {@link KvmIoctlError}, except KVM_RUN's EINTR.
  */
@@ -103,6 +124,12 @@ export class Vcpu implements Disposable {
   readonly mpState: KvmMpState = new KvmMpState();
   /** `struct kvm_xcrs`, filled by {@link getXcrs}. */
   readonly xcrs: KvmXcrs = new KvmXcrs();
+  /** `struct kvm_debugregs`, filled by {@link getDebugregs}. */
+  readonly debugregs: KvmDebugregs = new KvmDebugregs();
+  /** `struct kvm_vcpu_events`, filled by {@link getVcpuEvents} (and used by {@link injectException}). */
+  readonly vcpuEvents: KvmVcpuEvents = new KvmVcpuEvents();
+  /** The VM that created this vCPU ({@link VcpuHost}); undefined for a vCPU {@link attach}ed in a worker. */
+  readonly host: VcpuHost | undefined;
 
   readonly #ownsFd: boolean;
   readonly #runPtr: Deno.PointerObject;
@@ -113,7 +140,7 @@ export class Vcpu implements Disposable {
   #syncMask = 0;
   #closed = false;
 
-  private constructor(fd: number, id: number, mmapSize: number, ownsFd: boolean) {
+  private constructor(fd: number, id: number, mmapSize: number, ownsFd: boolean, host?: VcpuHost) {
     const lib = libc();
     const p = lib.mmap(null, BigInt(mmapSize), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
     if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) {
@@ -125,14 +152,18 @@ export class Vcpu implements Disposable {
     this.id = id;
     this.mmapSize = mmapSize;
     this.#ownsFd = ownsFd;
+    this.host = host;
     this.#runPtr = p;
     this.#ioctl = lib.ioctl_val;
     this.kvmRun = new KvmRun(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, mmapSize)));
   }
 
-  /** Wraps a fresh vCPU fd from KVM_CREATE_VCPU (this object owns and closes the fd). Used by `Vm.createVcpu`. */
-  static fromCreated(fd: number, id: number, mmapSize: number): Vcpu {
-    return new Vcpu(fd, id, mmapSize, true);
+  /**
+   * Wraps a fresh vCPU fd from KVM_CREATE_VCPU (this object owns and closes the fd). Used by
+   * `Vm.createVcpu`, which passes itself as `host`.
+   */
+  static fromCreated(fd: number, id: number, mmapSize: number, host?: VcpuHost): Vcpu {
+    return new Vcpu(fd, id, mmapSize, true, host);
   }
 
   /**
@@ -282,6 +313,51 @@ export class Vcpu implements Disposable {
   setXcrs(xcrs: KvmXcrs = this.xcrs): void {
     ioctlBuf(this.fd, KVM_SET_XCRS, xcrs.bytes);
   }
+  /** KVM_GET_DEBUGREGS into {@link debugregs}; returns it. */
+  getDebugregs(): KvmDebugregs {
+    ioctlBuf(this.fd, KVM_GET_DEBUGREGS, this.debugregs.bytes);
+    return this.debugregs;
+  }
+  /** KVM_SET_DEBUGREGS from `debugregs` (default {@link debugregs}); EINVAL for nonzero flags or DR6/DR7 above bit 31. */
+  setDebugregs(debugregs: KvmDebugregs = this.debugregs): void {
+    ioctlBuf(this.fd, KVM_SET_DEBUGREGS, debugregs.bytes);
+  }
+  /**
+   * KVM_GET_VCPU_EVENTS into {@link vcpuEvents}; returns it. Events marked dirty in the sync area are
+   * pushed first. KVM sets `flags` to the fields it reported (NMI_PENDING | SHADOW | SMM, and PAYLOAD /
+   * TRIPLE_FAULT when those capabilities are enabled).
+   */
+  getVcpuEvents(): KvmVcpuEvents {
+    if (this.kvmRun.kvmDirtyRegs & KVM_SYNC_X86_EVENTS) this.flushDirtyRegs(KVM_SYNC_X86_EVENTS);
+    ioctlBuf(this.fd, KVM_GET_VCPU_EVENTS, this.vcpuEvents.bytes);
+    return this.vcpuEvents;
+  }
+  /**
+   * KVM_SET_VCPU_EVENTS from `events` (default {@link vcpuEvents}); supersedes events marked dirty in
+   * the sync area. The exception, interrupt and NMI injected/masked fields always apply; the others only
+   * with their KVM_VCPUEVENT_VALID_* bit in `flags`.
+   */
+  setVcpuEvents(events: KvmVcpuEvents = this.vcpuEvents): void {
+    this.#dropDirty(KVM_SYNC_X86_EVENTS);
+    ioctlBuf(this.fd, KVM_SET_VCPU_EVENTS, events.bytes);
+  }
+  /**
+   * The vCPU's XSAVE area (a new {@link KvmXsave} each call, edge code): KVM_GET_XSAVE, or with `size`
+   * above 4096 KVM_GET_XSAVE2. `size` must be `kvmXsaveSize(host)`: KVM writes the vCPU's whole area,
+   * so a short buffer would be overrun (a 4096-byte one is refused with EINVAL when the area is larger).
+   */
+  getXsave(size: number = KVM_XSAVE_SIZE): KvmXsave {
+    const x = new KvmXsave(size);
+    ioctlBuf(this.fd, size > KVM_XSAVE_SIZE ? KVM_GET_XSAVE2 : KVM_GET_XSAVE, x.bytes);
+    return x;
+  }
+  /**
+   * KVM_SET_XSAVE from `xsave`, which must have the vCPU's whole area size (`kvmXsaveSize(host)`: KVM
+   * reads that many bytes). EINVAL for XSTATE_BV bits KVM does not support or a nonzero XCOMP_BV.
+   */
+  setXsave(xsave: KvmXsave): void {
+    ioctlBuf(this.fd, KVM_SET_XSAVE, xsave.bytes);
+  }
   /** KVM_GET_MP_STATE: one of KVM_MP_STATE. */
   getMpState(): number {
     ioctlBuf(this.fd, KVM_GET_MP_STATE, this.mpState.bytes);
@@ -352,19 +428,15 @@ export class Vcpu implements Disposable {
    * KVM_SET_VCPU_EVENTS with flags 0 (other fields unchanged). `struct kvm_vcpu_events`, api.rst §4.31/4.32.
    */
   injectException(vector: number, errorCode?: number): void {
-    if (this.kvmRun.kvmDirtyRegs & KVM_SYNC_X86_EVENTS) this.flushDirtyRegs(KVM_SYNC_X86_EVENTS);
-    const b = this.#events;
-    ioctlBuf(this.fd, KVM_GET_VCPU_EVENTS, b);
-    b[0] = 1; // exception.injected
-    b[1] = vector;
-    b[2] = errorCode === undefined ? 0 : 1;
-    b[3] = 0; // exception.pending
-    this.#eventsView.setUint32(4, (errorCode ?? 0) >>> 0, true);
-    this.#eventsView.setUint32(20, 0, true); // flags: set nothing else
-    ioctlBuf(this.fd, KVM_SET_VCPU_EVENTS, b);
+    const e = this.getVcpuEvents();
+    e.setByte(VcpuEventsByte.exceptionInjected, 1);
+    e.setByte(VcpuEventsByte.exceptionNr, vector);
+    e.setByte(VcpuEventsByte.exceptionHasErrorCode, errorCode === undefined ? 0 : 1);
+    e.setByte(VcpuEventsByte.exceptionPending, 0);
+    e.exceptionErrorCode = errorCode ?? 0;
+    e.flags = 0; // set nothing else
+    this.setVcpuEvents(e);
   }
-  readonly #events = new Uint8Array(64);
-  readonly #eventsView = new DataView(this.#events.buffer);
   /** KVM_NMI: queues an NMI. */
   nmi(): void {
     ioctlVal(this.fd, KVM_NMI, 0);

@@ -43,6 +43,13 @@ export function arenaEntries(c: Composition, which: "partition" | "vp"): { owner
 export const arenaBytes = (entries: { owner: string; layout: StateLayout }[]): number =>
   Math.max(8, entries.reduce((n, e) => n + e.layout.byteLength, 0));
 
+/** A shared Float64[1] holding a guest TSC frequency in Hz (`WorkerInit.tscFrequency`, {@link WorkerPartition}). */
+export function tscFrequencyCell(hz: number): SharedArrayBuffer {
+  const b = new SharedArrayBuffer(8);
+  new Float64Array(b)[0] = hz;
+  return b;
+}
+
 /**
  * A worker's partition: memory, shared arenas, and VP views. `own` is this worker's VP (with a real
  * guest TSC and interrupt delivery); the others are remote views over their shared arenas.
@@ -52,9 +59,11 @@ export class WorkerPartition implements PartitionView {
   readonly apicHz = 1e9;
   readonly #arena: StateArena;
   readonly #vps: VpView[] = [];
+  readonly #tscHz: Float64Array;
   constructor(
     readonly memory: GuestMemory,
-    readonly tscHz: number,
+    /** Float64[1] shared by every thread: the guest TSC frequency in Hz (see {@link tscHz}). */
+    tscFrequency: SharedArrayBuffer,
     arena: StateArena,
     makeVp: (index: number, partition: WorkerPartition) => VpView,
     readonly vpCount: number,
@@ -68,7 +77,16 @@ export class WorkerPartition implements PartitionView {
     },
   ) {
     this.#arena = arena;
+    this.#tscHz = new Float64Array(tscFrequency);
     for (let i = 0; i < vpCount; i++) this.#vps.push(makeVp(i, this));
+  }
+  /** `PartitionView.tscHz`: the guest TSC frequency in Hz, as every thread sees it now (a restore may change it once). */
+  get tscHz(): number {
+    return this.#tscHz[0];
+  }
+  /** Sets {@link tscHz} for every thread (the machine's announcement of a TSC frequency change). */
+  set tscHz(hz: number) {
+    this.#tscHz[0] = hz;
   }
   vp(index: number): VpView | undefined {
     return Number.isInteger(index) && index >= 0 && index < this.#vps.length ? this.#vps[index] : undefined;

@@ -166,16 +166,17 @@ export class VcpuInterrupts {
    * Blocks the worker while the VP is halted (KVM_EXIT_HLT: `halted` true; wakes for a deliverable
    * interrupt when the guest's IF is set, for INIT/SIPI/NMI, or for a stop) or waiting for SIPI
    * (`halted` false: wakes for events or a stop). `service()` runs on every wake (remote TLB
-   * flushes aimed at this VP must not wait for it). Returns false when the machine asked to stop.
+   * flushes aimed at this VP must not wait for it). `interruptible` is the guest's RFLAGS.IF
+   * (default: as KVM reported it at the last exit). Returns false when the machine asked to stop.
    */
-  idle(halted: boolean, service: () => void): boolean {
-    const c = this.control, apic = this.apic, run = this.vcpu.kvmRun;
+  idle(halted: boolean, service: () => void, interruptible: boolean = this.vcpu.kvmRun.ifFlag !== 0): boolean {
+    const c = this.control, apic = this.apic;
     for (;;) {
       const bell = Atomics.load(c, Control.DOORBELL);
       if (Atomics.load(c, Control.STOP) !== 0) return false;
       service();
       if (apic.hasEvents()) return true;
-      if (halted && run.ifFlag !== 0 && apic.pending() >= 0) return true;
+      if (halted && interruptible && apic.pending() >= 0) return true;
       Atomics.wait(c, Control.DOORBELL, bell, 100);
     }
   }

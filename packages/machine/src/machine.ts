@@ -33,7 +33,8 @@ import {
   writeIdentityPageTables,
 } from "@hv/x86";
 import { guestCpuid } from "./guest_cpuid.ts";
-import { arenaBytes, arenaEntries } from "./hv_partition.ts";
+import { arenaBytes, arenaEntries, tscFrequencyCell } from "./hv_partition.ts";
+import { applyMachineState, captureMachineState, type MachineRestore, type MachineState, type SaveRequest, SnapshotMismatchError, tscRateDiffers } from "./snapshot.ts";
 import { timerBytes, timerLayout } from "./timers.ts";
 import { APIC_STATE_BYTES, type IrqchipMode, irqchipTimerOwners, resetApicStates } from "./irqchip.ts";
 import { SharedTimers } from "./timers.ts";
@@ -76,6 +77,19 @@ export interface MachineConfig {
   readonly cmos?: SharedArrayBuffer;
   /** Called once every vCPU has stopped, before the VM is torn down (`hv run --on-crash pause` holds a crashed VM here). */
   readonly beforeTeardown?: (result: RunResult) => Promise<void>;
+  /**
+   * Save the VM when asked (`hv run --save`): the vCPUs are stopped with their pending I/O completed,
+   * the state is captured and handed to `save.write`, and the run ends with the `saved` outcome.
+   * Userspace irqchip only (see `snapshot.ts`).
+   */
+  readonly save?: SaveRequest;
+  /**
+   * Resume this saved VM instead of loading `kernel` (which a later guest reset boots). When the
+   * saved guest TSC frequency differs from this host's (beyond KVM's 250 ppm), the change is
+   * announced to the plugins (hv-reenlightenment notifies the guest) and takes effect before the
+   * guest runs: KVM here cannot scale the TSC, so the guest TSC ticks at the host's rate from the restore.
+   */
+  readonly restore?: MachineRestore;
 }
 
 /**
@@ -103,6 +117,7 @@ export type RunOutcome =
   | { readonly kind: "fault"; readonly code: number; readonly fault: VcpuFault }
   | { readonly kind: "crash"; readonly code: number; readonly report: GuestCrashReport }
   | { readonly kind: "reset"; readonly code: number; readonly vcpu: number; readonly source: string }
+  | { readonly kind: "saved"; readonly code: number }
   | { readonly kind: "error"; readonly code: number; readonly message: string };
 
 /** Result of a run: the outcome and per-vCPU exit counts. */
@@ -159,6 +174,18 @@ function bootVcpu(vcpu: Vcpu, memory: GuestMemory, plan: BootPlan): void {
   vcpu.setRegs();
 }
 
+/**
+ * After a restore: how far vCPU 0's guest TSC is from the value the snapshot holds (cycles), when
+ * more than 1 ms of ticks (KVM did not take the saved IA32_TSC: this host cannot offset the guest
+ * TSC), else undefined.
+ */
+function restoredTscJump(vcpu: Vcpu, s: MachineState, tscHz: number): number | undefined {
+  const saved = s.vcpus[0]?.msrs.find((m) => m.index === IA32_TSC)?.value;
+  if (saved === undefined) return undefined;
+  const jump = vcpu.getMsr(IA32_TSC) - Number(saved);
+  return Math.abs(jump) > tscHz / 1000 ? jump : undefined;
+}
+
 /** Runs a machine to its end (see {@link RunOutcome}); never throws for what the guest does. */
 export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
   const t0 = performance.now();
@@ -178,15 +205,21 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
     const ramBytes = cfg.memoryMiB * 1024 * 1024;
     const ram = vm.addRam(0, 0, ramBytes);
     const memory = new GuestMemory(ram.bytes);
-    const loaded = tryLoadKernel(memory, cfg.kernel, {
-      cmdline: cfg.append,
-      kernelName: cfg.kernelName,
-      modules: cfg.initrd?.map((m) => ({ data: m.data, string: m.string })),
-    });
-    if (loaded instanceof LoadError) {
-      return { outcome: { kind: "error", code: 2, message: `cannot load the kernel: ${loaded.message}` }, exits: [], seconds: 0 };
+    const usage = (message: string): RunResult => ({ outcome: { kind: "error", code: 2, message }, exits: [], seconds: 0 });
+    let plan: BootPlan | undefined;
+    if (cfg.restore) {
+      if (irqchip !== "userspace") return usage("cannot restore a saved VM with KVM's in-kernel irqchip (the snapshot holds hv's userspace APIC)");
+      if (cfg.restore.state.ramBytes !== ramBytes) return usage(`cannot restore the snapshot: it has ${cfg.restore.state.ramBytes / 1048576} MiB of RAM, this machine ${cfg.memoryMiB} MiB`);
+      await cfg.restore.loadRam(ram.bytes);
+    } else {
+      const loaded = tryLoadKernel(memory, cfg.kernel, {
+        cmdline: cfg.append,
+        kernelName: cfg.kernelName,
+        modules: cfg.initrd?.map((m) => ({ data: m.data, string: m.string })),
+      });
+      if (loaded instanceof LoadError) return usage(`cannot load the kernel: ${loaded.message}`);
+      plan = loaded as BootPlan;
     }
-    const plan = loaded as BootPlan;
 
     if (cfg.backend) cfg.backend.setupVm(vm);
     else if (cfg.hyperv || irqchip === "userspace") {
@@ -209,13 +242,14 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
       else v.setCpuid2(guestCpuid(supported, hvLeaves, i));
       vcpus.push(v);
     }
-    bootVcpu(vcpus[0], memory, plan);
+    if (plan) bootVcpu(vcpus[0], memory, plan);
     const tscHz = vcpus[0].getTscKhz() * 1000;
 
     const partitionEntries = cfg.hyperv ? arenaEntries(cfg.hyperv.composition, "partition") : [];
     const vpEntries = cfg.hyperv ? arenaEntries(cfg.hyperv.composition, "vp") : [];
     const partitionState = new StateArena(partitionEntries, new SharedArrayBuffer(arenaBytes(partitionEntries)));
     partitionState.reset();
+    if (cfg.save && irqchip !== "userspace") return usage("cannot save a VM that uses KVM's in-kernel irqchip (hv saves its own userspace APIC)");
     const vpStates = vcpus.map(() => {
       const a = new StateArena(vpEntries, new SharedArrayBuffer(arenaBytes(vpEntries)));
       a.reset();
@@ -230,12 +264,29 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
     const epochMs = performance.timeOrigin + performance.now();
     // The userspace APICs' shared state (power-on values), and where workers publish their pthread_t.
     const apicStates = irqchip === "userspace" ? vcpus.map(() => new SharedArrayBuffer(APIC_STATE_BYTES)) : [];
-    resetApicStates(apicStates, new SharedTimers(layout, timersBuffer, vcpus.length, epochMs));
+    const mainTimers = new SharedTimers(layout, timersBuffer, vcpus.length, epochMs);
+    resetApicStates(apicStates, mainTimers);
+    const cmos = cfg.cmos ?? newCmosState();
+    const parts = { vcpus, partition: partitionState, vpEntries, vpStates, apicStates, timers: mainTimers, cmos, ramBytes };
+    // A restore: the saved state over the fresh machine, and the saved TSC rate until vCPU 0 announces this host's.
+    let fromTscHz: number | undefined, tscJump: number | undefined;
+    if (cfg.restore) {
+      try {
+        applyMachineState(parts, cfg.restore.state);
+      } catch (e) {
+        if (e instanceof SnapshotMismatchError) return usage(`cannot restore the snapshot: ${e.message}`);
+        throw e;
+      }
+      const savedHz = cfg.restore.state.tscKhz * 1000;
+      if (tscRateDiffers(savedHz, tscHz)) fromTscHz = savedHz;
+      tscJump = restoredTscJump(vcpus[0], cfg.restore.state, tscHz);
+    }
+    const tscFrequency = tscFrequencyCell(fromTscHz ?? tscHz);
     const threadIds = new SharedArrayBuffer(8 * vcpus.length);
     const tscSample = { tsc: vcpus[0].getMsr(IA32_TSC), ns: (performance.timeOrigin + performance.now() - epochMs) * 1e6 };
     const timerStop = new SharedArrayBuffer(4);
     const flush = new SharedArrayBuffer(flushBytes(vcpus.length));
-    const cmos = cfg.cmos ?? newCmosState();
+    const halted: boolean[] = vcpus.map(() => false);
 
     const result = await new Promise<RunResult>((resolve) => {
       const threads: (bigint | undefined)[] = [];
@@ -246,6 +297,8 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
       // --timeout counts guest time: it starts when every vCPU is ready (a worker's start-up, e.g.
       // module loading and type checking under `deno test`, is not the guest's). Until then a
       // start-up watchdog ends a VMM that never gets going.
+      let saveTimer: ReturnType<typeof setTimeout> | undefined;
+      cfg.save?.requested?.then(() => finish({ kind: "saved", code: 0 }), () => {});
       let timer = setTimeout(
         () => finish({ kind: "error", code: EXIT_VMM_ERROR, message: `the vCPU workers did not start within ${STARTUP_LIMIT_SECONDS} s` }),
         STARTUP_LIMIT_SECONDS * 1000,
@@ -254,6 +307,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
         if (outcome) return;
         outcome = o;
         clearTimeout(timer);
+        clearTimeout(saveTimer);
         Atomics.store(new Int32Array(timerStop), 0, 1);
         vcpus.forEach((v, i) => {
           const ctl = new Int32Array(controls[i]);
@@ -283,6 +337,8 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
               if (++ready === vcpus.length) {
                 clearTimeout(timer);
                 timer = setTimeout(() => finish({ kind: "timeout", code: EXIT_TIMEOUT, registers: [] }), cfg.timeoutSeconds * 1000);
+                const after = cfg.save?.afterSeconds;
+                if (after !== undefined) saveTimer = setTimeout(() => finish({ kind: "saved", code: 0 }), after * 1000);
                 workers.slice(0, vcpus.length).forEach((x) => x.postMessage({ type: "start" }));
               }
               break;
@@ -307,6 +363,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
             case "stopped":
               exits[m.vcpu] = { ...m.exits };
               registers[m.vcpu] = { ...m.registers };
+              halted[m.vcpu] = m.halted;
               if (!outcome) finish({ kind: "error", code: EXIT_VMM_ERROR, message: `vCPU ${m.vcpu} stopped unexpectedly` });
               if (++stopped === vcpus.length) done();
               break;
@@ -327,6 +384,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           control: controls[i],
           hyperv: cfg.hyperv?.spec,
           tscHz,
+          tscFrequency,
           hypercallPort: HV_HYPERCALL_PORT,
           timers: timersBuffer,
           epochMs,
@@ -339,6 +397,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           apicStates,
           threadIds,
           ...(cfg.backend ? { exitModule: cfg.backend.workerModule } : {}),
+          ...(cfg.restore ? { restore: { halted: cfg.restore.state.vcpus[i].halted, ...(i === 0 && fromTscHz !== undefined ? { fromTscHz } : {}), ...(i === 0 && tscJump !== undefined ? { tscJump } : {}) } } : {}),
         };
         w.postMessage(init);
       });
@@ -359,6 +418,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
           vpStates,
           hyperv: cfg.hyperv?.spec,
           tscHz,
+          tscFrequency,
           hypercallPort: HV_HYPERCALL_PORT,
           timers: timersBuffer,
           epochMs,
@@ -373,6 +433,13 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
         t.postMessage(init);
       }
     });
+    if (result.outcome.kind === "saved" && cfg.save) {
+      try {
+        await cfg.save.write(captureMachineState({ ...parts, halted }), ram.bytes);
+      } catch (e) {
+        return { ...result, outcome: { kind: "error", code: EXIT_VMM_ERROR, message: `cannot save the VM: ${e instanceof Error ? e.message : String(e)}` } };
+      }
+    }
     await cfg.beforeTeardown?.(result);
     return result;
   } finally {

@@ -6,7 +6,8 @@
  * is battery-backed on a PC survives: the RTC/CMOS state (its NVRAM), shared by every boot. The
  * run's `timeoutSeconds` bounds all boots together, and at most `maxResets` resets are served;
  * the next one ends the run with the reset outcome (as QEMU's `-no-reboot` does for every reset).
- * Triple faults stay faults (they are how hv reports a broken guest).
+ * Triple faults stay faults (they are how hv reports a broken guest). A `cfg.restore` resumes the
+ * first boot only; after a reset the kernel boots afresh, as on the machine that was saved.
  * @module
  */
 import { newCmosState, resetCmos } from "@hv/devices";
@@ -67,7 +68,8 @@ export async function runMachineWithResets(cfg: MachineConfig, o: PowerCycleOpti
       const outcome: RunOutcome = { kind: "timeout", code: EXIT_TIMEOUT, registers: [] };
       return { outcome, exits, seconds: (now() - t0) / 1000, resets, limitReached: false };
     }
-    const r = await run({ ...cfg, cmos, timeoutSeconds: left / 1000 });
+    // A restored VM resumes once: a reset after it boots the kernel afresh.
+    const r = await run({ ...cfg, cmos, timeoutSeconds: left / 1000, restore: resets === 0 ? cfg.restore : undefined });
     add(r);
     const done = (limitReached: boolean): PowerCycleResult => ({ outcome: r.outcome, exits, seconds: (now() - t0) / 1000, resets, limitReached });
     if (r.outcome.kind !== "reset") return done(false);

@@ -28,7 +28,14 @@ export interface WorkerInit {
   readonly vpStates: readonly SharedArrayBuffer[];
   readonly control: SharedArrayBuffer;
   readonly hyperv?: HypervSpec;
+  /** The rate in Hz at which the guest TSC ticks (the host's: KVM here cannot scale it); estimates other VPs' TSC. */
   readonly tscHz: number;
+  /**
+   * Float64[1]: the guest TSC frequency in Hz that plugins see (`PartitionView.tscHz`, what
+   * HV_X64_MSR_TSC_FREQUENCY reports). Equal to `tscHz` except during a restore onto a host with
+   * another TSC rate, when it holds the saved rate until vCPU 0's worker has announced the change.
+   */
+  readonly tscFrequency: SharedArrayBuffer;
   readonly hypercallPort: number;
   /** The shared host-timer table (see `timers.ts`). */
   readonly timers: SharedArrayBuffer;
@@ -52,6 +59,29 @@ export interface WorkerInit {
   readonly tscSample: { readonly tsc: number; readonly ns: number };
   /** The RTC/CMOS state every vCPU's `Cmos` device shares (`@hv/devices` `newCmosState`); absent: a private one. */
   readonly cmos?: SharedArrayBuffer;
+  /** Set when the machine restored a saved VM (see {@link WorkerRestore}); absent: a fresh boot. */
+  readonly restore?: WorkerRestore;
+}
+
+/**
+ * What a vCPU worker does when its VM was restored from a snapshot, before it reports ready: every
+ * plugin's `restored()` hook (each worker: a plugin may keep per-thread state of its own VP), and
+ * on vCPU 0 only, when `fromTscHz` is set (the saved VM's guest TSC ran at another rate than this
+ * host's), the TSC frequency change from `fromTscHz` to `WorkerInit.tscHz`
+ * (`announceTscFrequencyChange`, then `applyTscFrequencyChange` at the restored TSC); when
+ * `tscJump` is set (KVM did not take the saved guest TSC value), `applyTscFrequencyChange` with
+ * `sinceTsc` = the TSC minus the jump, so reference time goes on from its saved value.
+ */
+export interface WorkerRestore {
+  /** The vCPU was halted (HLT) when the VM was saved: it sleeps until an interrupt before it runs. */
+  readonly halted: boolean;
+  /** The saved guest TSC frequency in Hz, when it differs from this host's (vCPU 0 only). */
+  readonly fromTscHz?: number;
+  /**
+   * Cycles the guest TSC jumped at the restore (its value after the restore minus the saved one),
+   * when KVM did not set it to the saved value (e.g. a host that cannot offset the guest TSC; vCPU 0 only).
+   */
+  readonly tscJump?: number;
 }
 
 /** Why a run ended, as the worker saw it. */
@@ -70,7 +100,14 @@ export type WorkerMessage =
   | { readonly type: "fault"; readonly fault: VcpuFault }
   | { readonly type: "reset"; readonly vcpu: number; readonly source: string }
   | { readonly type: "crash"; readonly report: GuestCrashReport }
-  | { readonly type: "stopped"; readonly vcpu: number; readonly exits: Readonly<Record<string, number>>; readonly registers: Readonly<Record<string, string>> }
+  | {
+    readonly type: "stopped";
+    readonly vcpu: number;
+    readonly exits: Readonly<Record<string, number>>;
+    readonly registers: Readonly<Record<string, string>>;
+    /** The vCPU was halted (sleeping after HLT) when it stopped. */
+    readonly halted: boolean;
+  }
   | { readonly type: "error"; readonly vcpu: number; readonly message: string };
 
 /** Machine -> worker. */

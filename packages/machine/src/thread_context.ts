@@ -88,7 +88,7 @@ export async function threadContext(
   const partitionEntries = composition ? arenaEntries(composition, "partition") : [];
   const partition = new WorkerPartition(
     memory,
-    msg.tscHz,
+    msg.tscFrequency,
     new StateArena(partitionEntries, msg.partitionState),
     makeVp,
     msg.vcpuCount,

@@ -45,8 +45,21 @@ import {
   Vm,
 } from "@hv/kvm";
 import { type LocalApic, vpApicOf } from "@hv/apic";
-import { CR0_PE, CR0_PG, CR4_PGE, type GuestCrashReport, MsrOutcome, type PartitionEvents, newCpuMode, newHypercallInput, newMsrAccess, type VpView } from "@hv/x86";
-import { workerDispatch } from "./hv_partition.ts";
+import {
+  announceTscFrequencyChange,
+  applyTscFrequencyChange,
+  CR0_PE,
+  CR0_PG,
+  CR4_PGE,
+  type GuestCrashReport,
+  MsrOutcome,
+  type PartitionEvents,
+  newCpuMode,
+  newHypercallInput,
+  newMsrAccess,
+  type VpView,
+} from "@hv/x86";
+import { type WorkerPartition, workerDispatch } from "./hv_partition.ts";
 import { Entry, type Kicker, VcpuInterrupts } from "./irqchip.ts";
 import { Control, EXIT_COUNTERS, type MachineMessage, type WorkerInit, type WorkerMessage } from "./protocol.ts";
 import { registerSnapshot } from "./registers.ts";
@@ -55,6 +68,8 @@ import { type OwnVp, threadContext } from "./thread_context.ts";
 
 const post = (m: WorkerMessage) => self.postMessage(m);
 const UD_VECTOR = 6;
+/** RFLAGS.IF. */
+const RFLAGS_IF = 0x200;
 const IA32_TSC = 0x10;
 /** The sync-regs areas the hypercall path reads: registers and, for the mode, sregs. */
 const SYNC_REGS = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
@@ -66,6 +81,8 @@ let self_vp: VpView;
 let bus: IoBus;
 let control: Int32Array;
 let ended = false;
+/** Whether the vCPU was sleeping after HLT when it stopped (a snapshot records it). */
+let halted = false;
 /** Another backend's exit hook (see `MachineBackend`); answers continue, crash, reset or unhandled. */
 let exitHook: ((reason: number) => { kind: string; report?: GuestCrashReport; source?: string }) | undefined;
 const noop = () => {};
@@ -171,6 +188,7 @@ async function setup(msg: WorkerInit): Promise<void> {
   syncRegs = dispatch !== undefined && syncRegsWanted() && (vm.checkExtension(KVM_CAP_SYNC_REGS) & SYNC_REGS) === SYNC_REGS;
   if (syncRegs) vcpu.enableSyncRegs(SYNC_REGS);
   bus.register(0x3000, 4, new HypervTestDev(testdev), "hyperv-testdev");
+  if (msg.restore) afterRestore(partition, msg.restore.fromTscHz, msg.restore.tscJump);
 
   // Remote TLB flushes: share REQ/DONE words; a kick rings the target's doorbell and interrupts its KVM_RUN.
   remoteFlush = new RemoteFlush(
@@ -182,6 +200,29 @@ async function setup(msg: WorkerInit): Promise<void> {
     flushOwnTlb,
   );
   post({ type: "ready", vcpu: msg.vcpu.id, thread: currentThread() });
+}
+
+/**
+ * A restored VM, before this vCPU reports ready (`WorkerRestore`): every plugin's `restored()`; on
+ * vCPU 0, when the saved guest TSC ran at `fromTscHz`, the TSC frequency change to this host's rate:
+ * announced while `tscHz` still reports the old rate (hv-reenlightenment raises its vector, hv-time
+ * pins its parameters), then `tscHz` reports the new rate and the change takes effect at the
+ * restored TSC at once, whether or not a plugin asked to hold it: KVM here cannot scale the guest
+ * TSC, so it already ticks at the new rate (hv-time republishes its page before the guest runs;
+ * the guest's acknowledgement through TSC_EMULATION_STATUS then only clears InProgress). When the
+ * guest TSC value jumped at the restore (`tscJump` cycles: KVM did not take the saved value), the
+ * change (or, at the same rate, a change of nothing but the value) is applied with `sinceTsc` = the
+ * TSC minus the jump: reference time goes on from where it was saved, never back.
+ */
+function afterRestore(partition: WorkerPartition, fromTscHz: number | undefined, tscJump: number | undefined): void {
+  const instances = dispatch?.instances.values() ?? [];
+  for (const h of instances) h.restored?.();
+  if ((fromTscHz === undefined && tscJump === undefined) || !dispatch) return;
+  const toHz = init.tscHz, fromHz = fromTscHz ?? toHz;
+  if (fromHz !== toHz) announceTscFrequencyChange(dispatch.instances.values(), fromHz, toHz);
+  partition.tscHz = toHz;
+  const at = vcpu.getMsr(IA32_TSC);
+  applyTscFrequencyChange(dispatch.instances.values(), fromHz, toHz, at, at - (tscJump ?? 0));
 }
 
 /** HV_KVM_SYNC_REGS=0 turns sync regs off (to compare with the ioctl path); without env permission: on (never prompts). */
@@ -310,13 +351,18 @@ function wrmsr(): void {
 const serviceWhileIdle = () => remoteFlush.service();
 
 /** HLT or waiting for SIPI with the userspace irqchip: sleep on the doorbell. False: stop. */
-function idle(halted: boolean): boolean {
-  return irq!.idle(halted, serviceWhileIdle);
+function idle(hlt: boolean): boolean {
+  return irq!.idle(hlt, serviceWhileIdle);
 }
 
 function loop(): void {
   const run = vcpu.kvmRun;
   const ints = irq;
+  // Restored halted: sleep as after the HLT (kvm_run's IF is not set before a first KVM_RUN: take the saved RFLAGS.IF).
+  if (init.restore?.halted && ints !== undefined && !ints.idle(true, serviceWhileIdle, (vcpu.getRegs().rflags & RFLAGS_IF) !== 0)) {
+    halted = true;
+    return;
+  }
   for (;;) {
     remoteFlush.service();
     if (ints !== undefined) {
@@ -369,7 +415,10 @@ function loop(): void {
       case KVM_EXIT_HLT:
         counts[C.hlt]++;
         if (ints === undefined) return fault("the vCPU halted with no interrupt controller to wake it", r);
-        if (!idle(true)) return;
+        if (!idle(true)) {
+          halted = true;
+          return;
+        }
         break;
       case KVM_EXIT_IRQ_WINDOW_OPEN:
         counts[C.irq_window]++;
@@ -402,7 +451,7 @@ self.onmessage = async (e: MessageEvent<MachineMessage>) => {
         counts[C.exitless_eoi] = irq.pvEoi.completed;
       }
       EXIT_COUNTERS.forEach((k, i) => (exits[k] = counts[i]));
-      post({ type: "stopped", vcpu: init.vcpu.id, exits, registers: registerSnapshot(vcpu) });
+      post({ type: "stopped", vcpu: init.vcpu.id, exits, registers: registerSnapshot(vcpu), halted });
     }
   } catch (err) {
     post({ type: "error", vcpu: init?.vcpu.id ?? -1, message: err instanceof Error ? err.stack ?? err.message : String(err) });

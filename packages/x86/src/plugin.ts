@@ -167,8 +167,14 @@ export interface PluginHandlers {
    * the guest runs again on any VP. hv-time republishes the reference TSC page with the new scale
    * and an offset that keeps reference time continuous at `atTsc`. Rare: may allocate (BigInt
    * arithmetic, once per change). Must not throw.
+   *
+   * `sinceTsc` (default `atTsc`): the guest TSC value the clock had reached under the old rate when
+   * the change took effect at `atTsc`; it differs only when the guest TSC *value* jumped, e.g. the
+   * emulator restoring a saved VM on a host where KVM cannot set the guest TSC (`atTsc - sinceTsc`
+   * cycles jumped). Reference time at `atTsc` then equals the old reference time at `sinceTsc`. The
+   * backend may also call this step alone with `fromHz === toHz`, for such a jump without a rate change.
    */
-  tscFrequencyChanged?(fromHz: number, toHz: number, atTsc: number): void;
+  tscFrequencyChanged?(fromHz: number, toHz: number, atTsc: number, sinceTsc?: number): void;
 }
 
 /**
@@ -188,10 +194,11 @@ export function announceTscFrequencyChange(instances: Iterable<PluginHandlers>, 
 /**
  * Backend helper, step 2 of a TSC frequency change (see {@link PluginHandlers.tscFrequencyChanged}):
  * after the backend switched the guest TSC from `fromHz` to `toHz` at guest TSC value `atTsc`
- * (cycles), calls `tscFrequencyChanged(fromHz, toHz, atTsc)` on every instance, in order.
+ * (cycles), calls `tscFrequencyChanged(fromHz, toHz, atTsc, sinceTsc)` on every instance, in order
+ * (`sinceTsc`, default `atTsc`: where the old clock had got to, when the TSC value jumped).
  */
-export function applyTscFrequencyChange(instances: Iterable<PluginHandlers>, fromHz: number, toHz: number, atTsc: number): void {
-  for (const h of instances) h.tscFrequencyChanged?.(fromHz, toHz, atTsc);
+export function applyTscFrequencyChange(instances: Iterable<PluginHandlers>, fromHz: number, toHz: number, atTsc: number, sinceTsc: number = atTsc): void {
+  for (const h of instances) h.tscFrequencyChanged?.(fromHz, toHz, atTsc, sinceTsc);
 }
 
 /** What a plugin's `create` receives: its resolved parameters and the partition. */

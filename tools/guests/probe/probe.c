@@ -18,6 +18,7 @@ static uint64_t opt_clock_ms = 100;
 static uint64_t opt_hv = 1;
 static uint64_t opt_periodic = 1;
 static uint64_t opt_eoi = 1;   /* eoi=0: skip synic.auto_eoi and vapic.exitless_eoi (a VMM on KVM's in-kernel LAPIC) */
+static uint64_t opt_tsc_change_wait = 0;   /* seconds to wait for a reenlightenment notification (0: off) */
 static char opt_vendor[16] = "Microsoft Hv";
 static char opt_expect[512];
 static bool have_expect;
@@ -1363,6 +1364,149 @@ static void sec_reenlightenment(void)
 		     0, "guest may write only 0");
 }
 
+/* ------------------------------------------------------------------ reenlightenment: a real TSC frequency change */
+/* tsc_change_wait=N: arm the reenlightenment notification on the BSP (VP 0) with TSC emulation
+ * requested, then wait up to N s of guest TSC time (sti; hlt, the local APIC timer at 0x5F bounding
+ * each hlt) for hv to announce a TSC frequency change (hv run --save / --restore onto a host with
+ * another TSC frequency). The vector is one no other check uses. */
+#define RE_VEC 0x56
+#define RE_WAIT_MAX 3600
+static volatile uint32_t re_irqs, re_apic;
+static volatile uint64_t re_status, re_tsc;
+static volatile int re_status_rc;
+
+static void reenl_hook(uint32_t vec)
+{
+	uint64_t st = 0;
+	int rc = rdmsr_safe(HV_X64_MSR_TSC_EMULATION_STATUS, &st);
+	if (!re_irqs) {   /* keep what the first notification saw */
+		re_status = st;
+		re_status_rc = rc;
+		re_apic = apic_id();
+		re_tsc = rdtsc();
+	}
+	re_irqs++;
+}
+
+static void reenl_tsc_change(void)
+{
+	if (!opt_tsc_change_wait || !advertised("reenlightenment")) return;
+	const char *enl = "reenlightenment";
+	uint64_t secs = opt_tsc_change_wait > RE_WAIT_MAX ? RE_WAIT_MAX : opt_tsc_change_wait;
+	bool refc = F_A & HvPrivilegeEax_AccessPartitionReferenceCounter;
+	bool refp = F_A & HvPrivilegeEax_AccessPartitionReferenceTsc;
+	bool freqs = advertised("frequencies");
+	uint64_t hz_before = rt_tsc_hz;   /* bounds the wait: TSC_FREQUENCY when known, else the runtime's estimate */
+
+	/* 1. Arm: handler, notification on VP 0 with TSC emulation, then the clocks before. */
+	apic_enable();
+	re_irqs = 0;
+	re_status = 0;
+	re_status_rc = 0;
+	irq_count[RE_VEC] = 0;
+	irq_hook[RE_VEC] = reenl_hook;
+	uint64_t ctl_v = RE_VEC | (1ull << 16) | (0ull << 32);
+	int wc = wrmsr_safe(HV_X64_MSR_REENLIGHTENMENT_CONTROL, ctl_v);
+	int we = wrmsr_safe(HV_X64_MSR_TSC_EMULATION_CONTROL, 1);
+	uint64_t ref0 = 0, f0 = 0;
+	int rr0 = refc ? rdmsr_safe(HV_X64_MSR_TIME_REF_COUNT, &ref0) : 0;
+	int rf0 = freqs ? rdmsr_safe(HV_X64_MSR_TSC_FREQUENCY, &f0) : 0;
+	if (wc || we) {
+		check("reenlightenment.tsc_change", enl, false,
+		      "REENLIGHTENMENT_CONTROL = vector|enable|VP 0 and TSC_EMULATION_CONTROL = 1 accepted",
+		      "WRMSR REENLIGHTENMENT_CONTROL=0x%lx -> %s, TSC_EMULATION_CONTROL=1 -> %s; not waiting", ctl_v,
+		      fault_name(wc), fault_name(we));
+		goto out;
+	}
+
+	/* 2 and 3: announce, then wait with interrupts on, bounded by N s of guest TSC time. */
+	printf("probe: waiting up to %lu s for a TSC frequency change (hv run --save / --restore)\n", secs);
+	uint64_t lim = secs * hz_before, t0 = rdtsc();
+	apic_timer_periodic(0x5F, 10000000);   /* ~10 ms: bounds every hlt */
+	while (!re_irqs && rdtsc() - t0 < lim) sti_hlt_cli();
+	apic_timer_periodic(0x5F, 0);
+	sti_window(hz_before / 1000);   /* a timer tick already pending */
+	uint64_t t1 = re_irqs ? re_tsc : rdtsc();
+	if (!re_irqs) {
+		char why[96];
+		snprintf(why, sizeof why, "no TSC frequency change within %lu s", secs);
+		skip("reenlightenment.tsc_change", enl, why);
+		goto out;
+	}
+
+	/* 4. The notification came: report what the guest sees. */
+	uint64_t st_after = 0, st_ack = 0;
+	int rs = rdmsr_safe(HV_X64_MSR_TSC_EMULATION_STATUS, &st_after);
+	uint32_t bsp_apic = apic_id();
+	uint64_t waited_ms = muldiv(t1 - t0, 1000, hz_before);
+	check("reenlightenment.tsc_change.notified", enl, re_apic == bsp_apic,
+	      "the reenlightenment vector arrives on the target VP (VP 0, the BSP) after a TSC frequency change",
+	      "vector 0x%x taken %u time(s), first on apic %u (BSP apic %u), %lu ms of guest TSC time into the wait",
+	      RE_VEC, re_irqs, re_apic, bsp_apic, waited_ms);
+	check("reenlightenment.tsc_change.in_progress", enl,
+	      (!re_status_rc && (re_status & 1)) || (!rs && (st_after & 1)),
+	      "TSC_EMULATION_STATUS bit 0 (InProgress) = 1 in/after the handler (TSC_EMULATION_CONTROL = 1)",
+	      "TSC_EMULATION_STATUS in handler=%s, after=%s", MV(re_status_rc, re_status), MV(rs, st_after));
+	int wa = wrmsr_safe(HV_X64_MSR_TSC_EMULATION_STATUS, 0);
+	int ra = rdmsr_safe(HV_X64_MSR_TSC_EMULATION_STATUS, &st_ack);
+	check("reenlightenment.tsc_change.acknowledged", enl, !wa && !ra && st_ack == 0,
+	      "WRMSR TSC_EMULATION_STATUS = 0 (acknowledge) -> no #GP, reads back 0",
+	      "WRMSR TSC_EMULATION_STATUS=0 -> %s, read back %s", fault_name(wa), MV(ra, st_ack));
+	if (freqs) {
+		uint64_t f1 = 0;
+		int rf1 = rdmsr_safe(HV_X64_MSR_TSC_FREQUENCY, &f1);
+		check("reenlightenment.tsc_change.frequency", enl, !rf0 && !rf1 && f0 && f1,
+		      "TSC_FREQUENCY before and after the change (reported; fails only when 0 or unreadable)",
+		      "TSC_FREQUENCY before=%s (%lu Hz) after=%s (%lu Hz)%s", MV(rf0, f0), f0, MV(rf1, f1), f1,
+		      !rf1 && f1 && f1 != f0 ? ", changed" : ", unchanged");
+		if (!rf1 && f1) {   /* as a guest would: use the new frequency from now on */
+			tsc_hz = f1;
+			rt_tsc_hz = f1;
+		}
+	}
+	if (refc) {
+		uint64_t ref1 = 0;
+		int rr1 = rdmsr_safe(HV_X64_MSR_TIME_REF_COUNT, &ref1);
+		bool ok = !rr0 && !rr1 && ref1 >= ref0;
+		char saw[600];
+		size_t k = (size_t)snprintf(saw, sizeof saw, "TIME_REF_COUNT before=%s after=%s", MV(rr0, ref0), MV(rr1, ref1));
+		if (!rr0 && !rr1) k += (size_t)snprintf(saw + k, sizeof saw - k, " (+%lu x100ns)", ref1 - ref0);
+		if (refp) {
+			uint64_t pv = 0;
+			int rp = rdmsr_safe(HV_X64_MSR_REFERENCE_TSC, &pv);
+			int wp = 0;
+			if (!rp && !(pv & HV_X64_MSR_PAGE_ENABLE)) {   /* the time section leaves it enabled; else enable ours */
+				wp = wrmsr_safe(HV_X64_MSR_REFERENCE_TSC, GPA_TSC_PAGE | HV_X64_MSR_PAGE_ENABLE);
+				rp = rdmsr_safe(HV_X64_MSR_REFERENCE_TSC, &pv);
+			}
+			volatile struct hv_tsc_page *pg = (volatile struct hv_tsc_page *)(pv & HV_X64_MSR_PAGE_GPA_MASK);
+			bool on = !rp && !wp && (pv & HV_X64_MSR_PAGE_ENABLE) && pg == tscpg;
+			uint32_t seq = on ? pg->tsc_sequence : 0;
+			k += (size_t)snprintf(saw + k, sizeof saw - k, "; REFERENCE_TSC=%s%s tsc_sequence=0x%x tsc_scale=0x%lx",
+					      MV(rp, pv), wp ? " (enable faulted)" : "", seq, on ? (uint64_t)pg->tsc_scale : 0);
+			if (!on || seq == HV_TSC_PAGE_SEQUENCE_INVALID) ok = false;
+			for (int i = 0; on && i < 3; i++) {
+				uint64_t p1 = 0, p2 = 0, m = 0;
+				bool v1 = tsc_page_read(&p1);
+				int e = rdmsr_safe(HV_X64_MSR_TIME_REF_COUNT, &m);
+				bool v2 = tsc_page_read(&p2);
+				if (!v1 || !v2 || e || p1 > m || m > p2) ok = false;
+				k += (size_t)snprintf(saw + k, sizeof saw - k, "; page1=%lu%s msr=%s page2=%lu%s", p1, v1 ? "" : "(invalid)",
+						      MV(e, m), p2, v2 ? "" : "(invalid)");
+			}
+		}
+		check("reenlightenment.tsc_change.ref_time", enl, ok,
+		      refp ? "TIME_REF_COUNT after the change >= before (no step back), and page1 <= TIME_REF_COUNT <= page2 "
+			     "with tsc_sequence != 0 (3 rounds)"
+			   : "TIME_REF_COUNT after the change >= before (no step back)",
+		      "%s", saw);
+	}
+out:
+	wrmsr_safe(HV_X64_MSR_REENLIGHTENMENT_CONTROL, 0);
+	wrmsr_safe(HV_X64_MSR_TSC_EMULATION_CONTROL, 0);
+	irq_hook[RE_VEC] = 0;
+}
+
 /* ------------------------------------------------------------------ spinlocks */
 static void sec_spinlocks(void)
 {
@@ -1938,6 +2082,7 @@ int guest_main(const char *cmdline)
 	opt_hv = cmdline_u64(cmdline, "hv", 1);
 	opt_periodic = cmdline_u64(cmdline, "periodic", 1);
 	opt_eoi = cmdline_u64(cmdline, "eoi", 1);
+	opt_tsc_change_wait = cmdline_u64(cmdline, "tsc_change_wait", 0);
 	if (cmdline_get(cmdline, "vendor", v, sizeof v)) strncpy_z(opt_vendor, v, sizeof opt_vendor);
 	have_expect = cmdline_get(cmdline, "expect", opt_expect, sizeof opt_expect);
 
@@ -1974,6 +2119,7 @@ int guest_main(const char *cmdline)
 		sec_xmm_input();
 		sec_reported();
 		sec_smp();
+		reenl_tsc_change();
 		base_teardown();
 	}
 

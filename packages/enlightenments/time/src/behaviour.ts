@@ -109,15 +109,18 @@ export function referenceParams(tscHz: number, offset: bigint = 0n): ReferencePa
  * The reference-time parameters after a TSC frequency change to `newHz` Hz that takes effect at guest
  * TSC value `atTsc` (cycles, split as `splitTsc` does), given the parameters `current` in force until
  * then: `scale = floor((10^7 << 64) / newHz)` and `offset = R0 - ((atTsc * scale) >> 64)` (mod 2^64,
- * two's complement), where `R0 = ((atTsc * current.scale) >> 64) + current.offset` is the reference
- * time at `atTsc`. So reference time (100 ns units) is exactly `R0` at `atTsc` under both pairs and
- * never steps back across the change. Throws RangeError for a `newHz` that `referenceTscScale`
- * refuses. Edge code (BigInt; once per change).
+ * two's complement), where `R0 = ((sinceTsc * current.scale) >> 64) + current.offset` is the
+ * reference time the old clock had reached. `sinceTsc` is `atTsc` unless the guest TSC value jumped
+ * (a restore where KVM could not set it): then reference time goes on from where it was at
+ * `sinceTsc`, not from where the jumped TSC would put it. So reference time (100 ns units) is exactly
+ * `R0` at `atTsc` and never steps back across the change. Throws RangeError for a `newHz` that
+ * `referenceTscScale` refuses. Edge code (BigInt; once per change).
  */
-export function tscChangeParams(current: ReferenceParams, atTsc: number, newHz: number): ReferenceParams {
+export function tscChangeParams(current: ReferenceParams, atTsc: number, newHz: number, sinceTsc: number = atTsc): ReferenceParams {
   const t = splitTsc(atTsc, new Uint32Array(2));
   const tsc = joined(t[0], t[1]);
-  const r0 = ((tsc * joined(current.scaleLo, current.scaleHi)) >> 64n) + joined(current.offsetLo, current.offsetHi);
+  const o = splitTsc(sinceTsc, new Uint32Array(2));
+  const r0 = ((joined(o[0], o[1]) * joined(current.scaleLo, current.scaleHi)) >> 64n) + joined(current.offsetLo, current.offsetHi);
   const scale = referenceTscScale(newHz);
   const [scaleLo, scaleHi] = halves(scale);
   const [offsetLo, offsetHi] = halves(r0 - ((tsc * scale) >> 64n));
@@ -312,12 +315,12 @@ export function timeHandlers(partition: PartitionView, params?: ReferenceParams)
       }
       return false;
     },
-    tscFrequencyChanged(_fromHz, toHz, atTsc) {
+    tscFrequencyChanged(_fromHz, toHz, atTsc, sinceTsc = atTsc) {
       if (!Number.isFinite(toHz) || toHz < 1) return; // a backend bug: keep the clock as it is
       const s = lock();
       try {
         pin(partition.tscHz);
-        setCur(tscChangeParams({ scaleLo: cur[0], scaleHi: cur[1], offsetLo: cur[2], offsetHi: cur[3] }, atTsc, toHz));
+        setCur(tscChangeParams({ scaleLo: cur[0], scaleHi: cur[1], offsetLo: cur[2], offsetHi: cur[3] }, atTsc, toHz, sinceTsc));
         store();
         const gpa = pageGpa();
         if (gpa >= 0) publish(gpa);

@@ -368,6 +368,19 @@ Deno.test("tscChangeParams: new scale for the new Hz, offset keeping reference t
   assert.throws(() => tscChangeParams(referenceParams(1e9), 0, 0), RangeError);
 });
 
+Deno.test("tscChangeParams with a TSC value jump (restore where KVM could not set the TSC): reference time goes on from sinceTsc, forward or back", () => {
+  const hz = 2_596_144_000;
+  const cur = referenceParams(hz, 12345n);
+  const c = paramsOf(cur);
+  const refAt = (p: { scale: bigint; offset: bigint }, t: number) => BigInt.asUintN(64, ((BigInt(t) * p.scale) >> 64n) + p.offset);
+  for (const [since, at] of [[5e12, 9e12], [9e12, 5e12], [7e11, 7e11]]) {
+    const got = paramsOf(tscChangeParams(cur, at, hz, since));
+    assert.equal(got.scale, c.scale, "same rate: same scale");
+    assert.equal(refAt(got, at), refAt(c, since), `reference time at ${at} = the old one at ${since}`);
+    assert.equal(refAt(got, at + hz) - refAt(got, at), 10_000_000n, "and 1 s later, 10^7 ticks more");
+  }
+});
+
 Deno.test("change without reenlightenment: page republished at once (next sequence, new scale, continuous offset), MSR follows, 1 s = 10^7 ticks", () => {
   for (const [from, to] of [[2.5e9, 3e9], [3e9, 2.5e9], [2_596_144_000, 3_000_123_457]]) {
     const p = TestPartition.create({ requested: ["time", "frequencies"], tscHz: from, vpCount: 2 });

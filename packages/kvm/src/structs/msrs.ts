@@ -44,6 +44,10 @@ export class KvmMsrs extends KvmStruct {
   data(i: number): number {
     return getU64(this.view, 16 + i * 16);
   }
+  /** Entry `i`'s data as a bigint (exact; allocates: edge code such as state save). */
+  dataBig(i: number): bigint {
+    return this.view.getBigUint64(16 + i * 16, true);
+  }
   /** Low half of entry `i`'s data. */
   dataLo(i: number): number {
     return this.view.getUint32(16 + i * 16, true);
@@ -55,6 +59,10 @@ export class KvmMsrs extends KvmStruct {
   /** Sets entry `i`'s data from a number. */
   setData(i: number, value: number): void {
     setU64(this.view, 16 + i * 16, value);
+  }
+  /** Sets entry `i`'s data from a bigint (masked to 64 bits). */
+  setDataBig(i: number, value: bigint): void {
+    this.view.setBigUint64(16 + i * 16, BigInt.asUintN(64, value), true);
   }
   /** Sets entry `i`'s data from halves. */
   setDataHalves(i: number, lo: number, hi: number): void {

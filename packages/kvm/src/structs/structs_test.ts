@@ -6,7 +6,19 @@ import {
   KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
   KVM_MSR_FILTER_DEFAULT_DENY,
   KVM_MSR_FILTER_READ,
+  KVM_SYNC_X86_EVENTS,
+  KVM_SYNC_X86_REGS,
+  KVM_SYNC_X86_SREGS,
+  KVM_SYNC_X86_VALID_FIELDS,
+  KVM_VCPUEVENT_VALID_NMI_PENDING,
+  KVM_VCPUEVENT_VALID_PAYLOAD,
+  KVM_VCPUEVENT_VALID_SHADOW,
+  KVM_VCPUEVENT_VALID_SIPI_VECTOR,
+  KVM_VCPUEVENT_VALID_SMM,
+  KVM_VCPUEVENT_VALID_TRIPLE_FAULT,
+  KVM_XSAVE_SIZE,
   KvmCpuid2,
+  KvmDebugregs,
   KvmEnableCap,
   KvmFpu,
   KvmMsi,
@@ -16,15 +28,15 @@ import {
   KvmRun,
   KvmSregs,
   KvmUserspaceMemoryRegion,
+  KvmVcpuEvents,
   KvmXcrs,
-  KVM_SYNC_X86_EVENTS,
-  KVM_SYNC_X86_REGS,
-  KVM_SYNC_X86_SREGS,
-  KVM_SYNC_X86_VALID_FIELDS,
+  KvmXsave,
+  kvmXsaveSize,
   Reg,
   Seg,
   SegField,
   setU64,
+  VcpuEventsByte,
 } from "../../mod.ts";
 
 Deno.test("u64 helpers: numbers, halves, two's complement", () => {
@@ -236,4 +248,73 @@ Deno.test("kvm_msrs, kvm_msr_filter (bitmap pointer kept), and the small structs
   x.setEntry(0, 0, 7);
   assert.equal(x.get(0), 7);
   assert.equal(x.get(1), undefined);
+});
+
+Deno.test("kvm_vcpu_events: 64 bytes, nmi @12, sipi_vector @16, flags @20, smi @24, triple_fault @28, payload @55/@56", () => {
+  const e = new KvmVcpuEvents();
+  assert.equal(e.bytes.byteLength, 64);
+  e.setByte(VcpuEventsByte.nmiPending, 1);
+  e.setByte(VcpuEventsByte.interruptShadow, 1);
+  e.sipiVector = 0x9a;
+  e.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+  e.exceptionErrorCode = 0xffff_fff0;
+  e.exceptionPayload = 0xffff_8000_0000_1000n;
+  e.setByte(VcpuEventsByte.exceptionHasPayload, 1);
+  e.setByte(VcpuEventsByte.tripleFaultPending, 1);
+  assert.deepEqual([e.bytes[11], e.bytes[13], e.bytes[28], e.bytes[55]], [1, 1, 1, 1]);
+  assert.equal(e.view.getUint32(4, true), 0xffff_fff0);
+  assert.equal(e.view.getUint32(16, true), 0x9a);
+  assert.equal(e.view.getUint32(20, true), 5);
+  assert.equal(e.view.getBigUint64(56, true), 0xffff_8000_0000_1000n);
+  assert.deepEqual(
+    [
+      KVM_VCPUEVENT_VALID_SIPI_VECTOR,
+      KVM_VCPUEVENT_VALID_SMM,
+      KVM_VCPUEVENT_VALID_PAYLOAD,
+      KVM_VCPUEVENT_VALID_TRIPLE_FAULT,
+    ],
+    [2, 8, 0x10, 0x20],
+  );
+});
+
+Deno.test("kvm_debugregs: 128 bytes, db[4] @0 (bigint), dr6 @32, dr7 @40, flags @48", () => {
+  const d = new KvmDebugregs();
+  assert.equal(d.bytes.byteLength, 128);
+  d.setDb(3, 0xffff_8000_1234_5678n);
+  d.dr6 = 0xffff_0ff0;
+  d.dr7 = 0x401;
+  assert.equal(d.view.getBigUint64(24, true), 0xffff_8000_1234_5678n);
+  assert.equal(d.db(3), 0xffff_8000_1234_5678n);
+  assert.equal(d.view.getUint32(32, true), 0xffff_0ff0);
+  assert.equal(d.view.getUint32(40, true), 0x401);
+  assert.equal(d.flags, 0);
+});
+
+Deno.test("kvm_xsave: 4096 bytes or KVM_CAP_XSAVE2's size, XMM @160, MXCSR @24, XSTATE_BV @512", () => {
+  assert.equal(KVM_XSAVE_SIZE, 4096);
+  const x = new KvmXsave();
+  assert.equal(x.bytes.byteLength, 4096);
+  x.view.setUint32(160 + 16 * 2 + 4, 0xabcd, true);
+  x.view.setUint32(24, 0x1f80, true);
+  x.xstateBv = 7n;
+  assert.equal(x.xmm(2, 1), 0xabcd);
+  assert.equal(x.mxcsr, 0x1f80);
+  assert.equal(x.view.getUint32(512, true), 7);
+  assert.equal(new KvmXsave(11008).bytes.byteLength, 11008);
+  assert.throws(() => new KvmXsave(4095), RangeError);
+  assert.throws(() => new KvmXsave(2048), RangeError);
+  const ext = (caps: Record<number, number>) => ({ checkExtension: (c: number) => caps[c] ?? 0 });
+  assert.equal(kvmXsaveSize(ext({})), 0, "no KVM_CAP_XSAVE");
+  assert.equal(kvmXsaveSize(ext({ 55: 1 })), 4096, "no KVM_CAP_XSAVE2");
+  assert.equal(kvmXsaveSize(ext({ 55: 1, 208: 2696 })), 4096);
+  assert.equal(kvmXsaveSize(ext({ 55: 1, 208: 11008 })), 11008);
+});
+
+Deno.test("kvm_msrs: u64 data as bigint, exact above 2^53", () => {
+  const m = new KvmMsrs(2);
+  m.setDataBig(1, 0xffff_ffff_8000_0001n);
+  assert.equal(m.dataBig(1), 0xffff_ffff_8000_0001n);
+  assert.equal(m.view.getBigUint64(8 + 16 + 8, true), 0xffff_ffff_8000_0001n);
+  m.setDataBig(0, -1n);
+  assert.equal(m.dataBig(0), 0xffff_ffff_ffff_ffffn);
 });
