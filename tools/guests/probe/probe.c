@@ -1366,14 +1366,15 @@ static void sec_reenlightenment(void)
 
 /* ------------------------------------------------------------------ reenlightenment: a real TSC frequency change */
 /* tsc_change_wait=N: arm the reenlightenment notification on the BSP (VP 0) with TSC emulation
- * requested, then wait up to N s of guest TSC time (sti; hlt, the local APIC timer at 0x5F bounding
- * each hlt) for hv to announce a TSC frequency change (hv run --save / --restore onto a host with
+ * requested, then wait up to N s of guest run time, counted with the TSC (sti; hlt, the local APIC
+ * timer at 0x5F bounding each hlt) for hv to announce a TSC frequency change (hv run --save / --restore onto a host with
  * another TSC frequency). The vector is one no other check uses. */
 #define RE_VEC 0x56
 #define RE_WAIT_MAX 3600
 static volatile uint32_t re_irqs, re_apic;
-static volatile uint64_t re_status, re_tsc;
-static volatile int re_status_rc;
+static volatile uint64_t re_status, re_ref;
+static volatile int re_status_rc, re_ref_rc;
+static bool re_refc;   /* TIME_REF_COUNT advertised: the handler reads it too */
 
 static void reenl_hook(uint32_t vec)
 {
@@ -1383,7 +1384,9 @@ static void reenl_hook(uint32_t vec)
 		re_status = st;
 		re_status_rc = rc;
 		re_apic = apic_id();
-		re_tsc = rdtsc();
+		uint64_t r = 0;
+		re_ref_rc = re_refc ? rdmsr_safe(HV_X64_MSR_TIME_REF_COUNT, &r) : 1;
+		re_ref = r;
 	}
 	re_irqs++;
 }
@@ -1403,6 +1406,7 @@ static void reenl_tsc_change(void)
 	re_irqs = 0;
 	re_status = 0;
 	re_status_rc = 0;
+	re_refc = refc;
 	irq_count[RE_VEC] = 0;
 	irq_hook[RE_VEC] = reenl_hook;
 	uint64_t ctl_v = RE_VEC | (1ull << 16) | (0ull << 32);
@@ -1419,14 +1423,22 @@ static void reenl_tsc_change(void)
 		goto out;
 	}
 
-	/* 2 and 3: announce, then wait with interrupts on, bounded by N s of guest TSC time. */
+	/* 2 and 3: announce, then wait with interrupts on, bounded by N s of guest run time. */
 	printf("probe: waiting up to %lu s for a TSC frequency change (hv run --save / --restore)\n", secs);
-	uint64_t lim = secs * hz_before, t0 = rdtsc();
+	/* Guest run time is counted in TSC steps between wake-ups (each hlt lasts ~10 ms at most): a step
+	 * over 1 s is the VM having been stopped (saved, then restored where KVM did not take the saved
+	 * TSC value) and does not count, so the wait is N s of run time either way. */
+	uint64_t lim = secs * hz_before, run = 0, jumps = 0, prev = rdtsc();
 	apic_timer_periodic(0x5F, 10000000);   /* ~10 ms: bounds every hlt */
-	while (!re_irqs && rdtsc() - t0 < lim) sti_hlt_cli();
+	while (!re_irqs && run < lim) {
+		sti_hlt_cli();
+		uint64_t now = rdtsc(), d = now - prev;
+		prev = now;
+		if (d > hz_before) jumps++;
+		else run += d;
+	}
 	apic_timer_periodic(0x5F, 0);
 	sti_window(hz_before / 1000);   /* a timer tick already pending */
-	uint64_t t1 = re_irqs ? re_tsc : rdtsc();
 	if (!re_irqs) {
 		char why[96];
 		snprintf(why, sizeof why, "no TSC frequency change within %lu s", secs);
@@ -1438,11 +1450,14 @@ static void reenl_tsc_change(void)
 	uint64_t st_after = 0, st_ack = 0;
 	int rs = rdmsr_safe(HV_X64_MSR_TSC_EMULATION_STATUS, &st_after);
 	uint32_t bsp_apic = apic_id();
-	uint64_t waited_ms = muldiv(t1 - t0, 1000, hz_before);
+	char ref_ms[48] = "";
+	if (refc && !rr0 && !re_ref_rc)
+		snprintf(ref_ms, sizeof ref_ms, ", %lu ms of reference time", re_ref >= ref0 ? (re_ref - ref0) / 10000 : 0);
 	check("reenlightenment.tsc_change.notified", enl, re_apic == bsp_apic,
 	      "the reenlightenment vector arrives on the target VP (VP 0, the BSP) after a TSC frequency change",
-	      "vector 0x%x taken %u time(s), first on apic %u (BSP apic %u), %lu ms of guest TSC time into the wait",
-	      RE_VEC, re_irqs, re_apic, bsp_apic, waited_ms);
+	      "vector 0x%x taken %u time(s), first on apic %u (BSP apic %u), ~%lu ms of run time into the wait (TSC, "
+	      "%lu TSC jump(s) > 1 s not counted%s)",
+	      RE_VEC, re_irqs, re_apic, bsp_apic, muldiv(run, 1000, hz_before), jumps, ref_ms);
 	check("reenlightenment.tsc_change.in_progress", enl,
 	      (!re_status_rc && (re_status & 1)) || (!rs && (st_after & 1)),
 	      "TSC_EMULATION_STATUS bit 0 (InProgress) = 1 in/after the handler (TSC_EMULATION_CONTROL = 1)",
