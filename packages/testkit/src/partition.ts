@@ -27,6 +27,7 @@ import {
   newMsrAccess,
   type PartitionEvents,
   type PartitionView,
+  type SavedSlot,
   type TimerService,
   StateArena,
   type VpApic,
@@ -118,6 +119,12 @@ export class TestTimers implements TimerService {
   cancel(owner: string, vp: number, timer: number): void {
     this.armed.delete(`${owner}/${vp}/${timer}`);
   }
+}
+
+/** Every plugin's declared state of a {@link TestPartition} ({@link TestPartition.saveState}): the partition arena and each VP's, in VP order. */
+export interface TestSavedState {
+  readonly partition: Readonly<Record<string, SavedSlot>>;
+  readonly vps: readonly Readonly<Record<string, SavedSlot>>[];
 }
 
 /** The simulated partition (see module doc). Create with {@link TestPartition.create}. */
@@ -271,6 +278,28 @@ export class TestPartition implements PartitionView {
     for (const vp of this.vps) vp.arena.reset();
     for (const h of this.dispatch.instances.values()) h.reset?.();
   }
+  /**
+   * Saves every plugin's declared state as a backend's snapshot would: the partition arena and each
+   * VP's (`StateArena.save`: owner -> layout version + bytes). Guest RAM, the TSC and the host
+   * clock are not part of it (a backend saves those its own way).
+   */
+  saveState(): TestSavedState {
+    return { partition: this.arena.save(), vps: this.vps.map((v) => v.arena.save()) };
+  }
+
+  /**
+   * A restore as the emulator performs it: every arena from `saved` (each checked before any byte is
+   * written; `StateRestoreError` for a missing slot or another layout), then every plugin
+   * instance's `restored()` (in composition order), as each vCPU thread of the emulator calls it.
+   * Throws RangeError when `saved` has another number of VPs.
+   */
+  restoreState(saved: TestSavedState): void {
+    if (saved.vps.length !== this.vps.length) throw new RangeError(`testkit: saved state has ${saved.vps.length} VPs, this partition ${this.vps.length}`);
+    this.arena.restore(saved.partition);
+    this.vps.forEach((v, i) => v.arena.restore(saved.vps[i]));
+    for (const h of this.dispatch.instances.values()) h.restored?.();
+  }
+
   vp(index: number): VpView | undefined {
     return this.vps.find((v) => v.index === index);
   }

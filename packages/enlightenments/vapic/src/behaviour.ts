@@ -4,7 +4,7 @@
  * @module
  */
 import { HV_X64_MSR_EOI, HV_X64_MSR_ICR, HV_X64_MSR_TPR, HV_X64_MSR_VP_ASSIST_PAGE } from "@hv/tlfs";
-import { MsrOutcome, type MsrAccess, type PluginHandlers, type StateViews, type VpView } from "@hv/x86";
+import { MsrOutcome, type MsrAccess, type PartitionView, type PluginHandlers, type StateViews, type VpView } from "@hv/x86";
 import type { vapicVpState } from "./vapic.ts";
 
 /** The plugin's name, which is also the owner of its declared state. */
@@ -29,11 +29,24 @@ const PAGE_MASK_LO = 0xfffff000;
  * EOI, ICR and TPR #GP, as KVM answers without an in-kernel LAPIC; the assist page still works as
  * memory. Source: TLFS §10.5.1-§10.5.3 and §7.8.7; KVM `kvm_hv_set_msr`/`kvm_hv_get_msr`
  * (`kvm_hv_vapic_msr_write`, `kvm_lapic_set_pv_eoi`). Exit path: no allocation.
+ *
+ * `restored()` (after a restore, with `partition` given): every VP of `partition` whose `apic` this
+ * thread holds learns its restored assist page again (`VpApic.setAssistPage`), so exit-less EOI
+ * goes on; the page's contents are guest RAM, restored with it (KVM: `kvm_lapic_set_pv_eoi` from
+ * the restored MSR).
  */
-export function vapicHandlers(): PluginHandlers {
+export function vapicHandlers(partition?: PartitionView): PluginHandlers {
   // `VpView.state` returns the arena's cached views: no allocation per access.
   const stateOf = (vp: VpView): VapicViews => vp.state(VAPIC) as unknown as VapicViews;
   return {
+    restored() {
+      for (let i = 0; partition !== undefined && i < partition.vpCount; i++) {
+        const vp = partition.vp(i);
+        if (vp?.apic === undefined) continue;
+        const s = stateOf(vp).vp_assist_page, lo = s[0] >>> 0, hi = s[1] >>> 0;
+        vp.apic.setAssistPage(hi * 0x1_0000_0000 + (lo & PAGE_MASK_LO), (lo & 1) !== 0);
+      }
+    },
     rdmsr(vp: VpView, msr: MsrAccess): MsrOutcome {
       switch (msr.index) {
         case HV_X64_MSR_VP_ASSIST_PAGE: {

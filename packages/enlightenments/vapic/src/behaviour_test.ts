@@ -84,6 +84,18 @@ Deno.test("VP assist page: GPA outside RAM #GP, enable zeroes apic_assist only, 
   assert.equal(pv[0].enabled, false);
 });
 
+Deno.test("after a restore (TestPartition.restoreState -> restored()), the restored assist page turns exit-less EOI on again", () => {
+  const saved = withApics(2);
+  assert.equal(wrmsr(saved.vps[1], HV_X64_MSR_VP_ASSIST_PAGE, 0x9000n | 1n), "ok");
+  const state = saved.p.saveState();
+  // A fresh partition (the restoring machine): its APICs know nothing of the page until restored().
+  const fresh = withApics(2);
+  assert.deepEqual(fresh.pv.map((e) => e.enabled), [false, false]);
+  fresh.p.restoreState(state);
+  assert.equal(rdmsr(fresh.vps[1], HV_X64_MSR_VP_ASSIST_PAGE), 0x9001n);
+  assert.deepEqual(fresh.pv.map((e) => e.enabled), [false, true], "VP 1 only: VP 0 never enabled its page");
+});
+
 Deno.test("without a userspace APIC, EOI/ICR/TPR #GP (KVM without an in-kernel LAPIC) and the assist page still works", () => {
   const p = TestPartition.create({ requested: ["vapic"] });
   const vp = p.vp(0) as TestVp;

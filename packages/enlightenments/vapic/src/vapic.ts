@@ -49,7 +49,7 @@ export const vapic = definePlugin({
   ],
   hypercalls: [],
   state: { vp: vapicVpState },
-  create: () => vapicHandlers(),
+  create: ({ partition }) => vapicHandlers(partition),
   emulator: { supported: true, userspaceApic: true },
   passthrough: { capabilities: ["KVM_CAP_HYPERV"] },
   formats: {
