@@ -76,7 +76,8 @@ Deno.test("snapshot: a missing, malformed or inconsistent snapshot is one Snapsh
     const vm = `${dir}/vm`;
     await writeSnapshot(vm, { guest, memoryMiB: 2, smp: 1, hyperv: undefined, state: state(ram.length), ram });
     const good = JSON.parse(await Deno.readTextFile(`${vm}/${MANIFEST}`));
-    const cases: [string, (m: Record<string, any>) => void, RegExp][] = [
+    // deno-lint-ignore no-explicit-any
+    const cases: [string, (m: any) => void, RegExp][] = [
       ["wrong format", (m) => (m.format = "qemu"), /not a valid hv snapshot/],
       ["bad base64", (m) => (m.state.cmos = "!!!"), /not a valid hv snapshot/],
       ["path in a module name", (m) => (m.guest.initrd[0].file = "../../etc/passwd"), /not a valid hv snapshot/],

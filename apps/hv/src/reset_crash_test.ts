@@ -4,7 +4,7 @@
 // checked without KVM.
 import assert from "node:assert/strict";
 import { openKvmOrSkip } from "@hv/kvm";
-import { hv, MAIN } from "./testing.ts";
+import { collect, hv, spawnHv } from "./testing.ts";
 
 const probe = openKvmOrSkip();
 if ("reason" in probe) console.log(`skipping hv run reset/crash tests that boot guests: ${probe.reason}`);
@@ -17,31 +17,6 @@ async function resetGuest(): Promise<string> {
   const m = await new Deno.Command("make", { args: ["-s", "-C", guests, "build/reset.elf"], stderr: "piped" }).output();
   assert.ok(m.success, dec.decode(m.stderr));
   return `${guests}build/reset.elf`;
-}
-
-/** `hv run args...` in `cwd` (where hv writes hv-crash-*.json), as a child process with piped output. */
-const spawnHv = (cwd: string, ...args: string[]) =>
-  new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-prompt", "--quiet", MAIN, "run", ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-
-/** Reads `stream` to its end into `into.text`, resolving `onMatch` the first time the text matches `re` (if given). */
-function collect(stream: ReadableStream<Uint8Array>, re?: RegExp) {
-  const into = { text: "" };
-  let matched = () => {};
-  const onMatch = new Promise<void>((r) => (matched = r));
-  const done = (async () => {
-    const d = new TextDecoder();
-    for await (const chunk of stream) {
-      into.text += d.decode(chunk, { stream: true });
-      if (re?.test(into.text)) matched();
-    }
-  })();
-  return { into, onMatch, done };
 }
 
 async function crashFiles(dir: string): Promise<string[]> {

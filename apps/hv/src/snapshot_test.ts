@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { openKvmOrSkip } from "@hv/kvm";
 import { checkSnapshotFlags, type RunFlags } from "./run_command.ts";
-import { hv, MAIN } from "./testing.ts";
+import { collect, hv, spawnHv, withTempDir } from "./testing.ts";
 
 const probe = openKvmOrSkip();
 if ("reason" in probe) console.log(`skipping hv run --save/--restore tests that boot guests: ${probe.reason}`);
@@ -35,13 +35,15 @@ Deno.test("checkSnapshotFlags: one message per combination that cannot work", ()
   assert.match(checkSnapshotFlags(flags({ save: "vm", saveAfter: 60 }))!, /--save-after must be 1\.\.59 seconds/);
   assert.match(checkSnapshotFlags(flags({ save: "vm", backend: "passthrough" }))!, /emulator backend only/);
   assert.match(checkSnapshotFlags(flags({ save: "vm", kernelIrqchip: "on" }))!, /userspace APIC/);
-  assert.match(checkSnapshotFlags(flags({ restore: "vm", profile: "win10", smp: 2, append: "x" }))!, /from the snapshot: drop --profile, --append, --smp$/);
+  assert.match(
+    checkSnapshotFlags(flags({ restore: "vm", profile: "win10", smp: 2, append: "x" }))!,
+    /from the snapshot: drop --profile, --append, --smp$/,
+  );
   assert.match(checkSnapshotFlags(flags({ restore: "vm", save: "vm" }))!, /new directory/);
 });
 
-Deno.test("hv run --save/--restore: bad targets and snapshots are one message and exit code 2, nothing overwritten", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("hv run --save/--restore: bad targets and snapshots are one message and exit code 2, nothing overwritten", () =>
+  withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/precious`, "keep");
     const cases: [string[], RegExp][] = [
       [["--save", `${dir}/precious`], /--save .*precious: it exists; hv never overwrites it/],
@@ -56,48 +58,37 @@ Deno.test("hv run --save/--restore: bad targets and snapshots are one message an
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     }
     assert.equal(await Deno.readTextFile(`${dir}/precious`), "keep");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-/** Reads `stream` to its end, resolving `seen` the first time the text matches `re`. */
-function watch(stream: ReadableStream<Uint8Array>, re: RegExp) {
-  const into = { text: "" };
-  let hit = () => {};
-  const seen = new Promise<void>((r) => (hit = r));
-  const done = (async () => {
-    const d = new TextDecoder();
-    for await (const chunk of stream) {
-      into.text += d.decode(chunk, { stream: true });
-      if (re.test(into.text)) hit();
-    }
-  })();
-  return { into, seen, done };
-}
+  }));
 
 const COMPOSITION = ["--with", "reenlightenment,frequencies,time", "--smp", "2"];
 
 Deno.test({
-  name: "hv run --save on SIGINT, then --restore onto another TSC frequency: the guest is notified, acknowledges, and its clock goes on",
+  name:
+    "hv run --save on SIGINT, then --restore onto another TSC frequency: the guest is notified, acknowledges, and its clock goes on",
   ignore,
-  fn: async () => {
-    const dir = await Deno.makeTempDir();
-    try {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--no-prompt", "--quiet", MAIN, "run", ...COMPOSITION, "--append", "tsc_change_wait=60", "--save", `${dir}/vm`, "--timeout", "120"],
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      }).spawn();
-      const out = watch(child.stdout, /$^/);
-      const err = watch(child.stderr, /probe: waiting up to 60 s for a TSC frequency change/);
-      await err.seen;
+  fn: () =>
+    withTempDir(async (dir) => {
+      const child = spawnHv(
+        dir,
+        ...COMPOSITION,
+        "--append",
+        "tsc_change_wait=60",
+        "--save",
+        `${dir}/vm`,
+        "--timeout",
+        "120",
+      );
+      const out = collect(child.stdout);
+      const err = collect(child.stderr, /probe: waiting up to 60 s for a TSC frequency change/);
+      await err.onMatch;
       child.kill("SIGINT");
       const status = await child.status;
       await Promise.all([out.done, err.done]);
       assert.equal(status.code, 0, err.into.text + out.into.text);
-      assert.match(err.into.text, new RegExp(`hv: VM saved to ${dir}/vm after [0-9.]+ s \\(resume it with: hv run --restore ${dir}/vm\\)`));
+      assert.match(
+        err.into.text,
+        new RegExp(`hv: VM saved to ${dir}/vm after [0-9.]+ s \\(resume it with: hv run --restore ${dir}/vm\\)`),
+      );
 
       // The snapshot as another host would see it: its guest TSC ran 20% faster than this host's.
       const manifestPath = `${dir}/vm/hv-snapshot.json`;
@@ -117,25 +108,39 @@ Deno.test({
       for (const check of ["notified", "in_progress", "acknowledged", "frequency", "ref_time"]) {
         assert.match(r.stdout, new RegExp(`reenlightenment\\.tsc_change\\.${check}\\s+pass`), check);
       }
-      assert.match(r.stdout, new RegExp(`reenlightenment\\.tsc_change\\.frequency\\s+pass\\s+.*${hostKhz}`), "HV_X64_MSR_TSC_FREQUENCY reports this host's rate");
+      assert.match(
+        r.stdout,
+        new RegExp(`reenlightenment\\.tsc_change\\.frequency\\s+pass\\s+.*${hostKhz}`),
+        "HV_X64_MSR_TSC_FREQUENCY reports this host's rate",
+      );
       assert.match(r.stdout, /^\d+ passed, 0 failed, 0 skipped$/m);
       const ref = r.stdout.match(/TIME_REF_COUNT before=0x([0-9a-f]+) after=0x([0-9a-f]+)/);
       assert.ok(ref, r.stdout);
       const ticks = parseInt(ref[2], 16) - parseInt(ref[1], 16);
-      assert.ok(ticks >= 0 && ticks < 5e7, `reference time across the save: +${ticks / 1e7} s of guest time, not the 8+ s the VM spent saved`);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+      assert.ok(
+        ticks >= 0 && ticks < 5e7,
+        `reference time across the save: +${ticks / 1e7} s of guest time, not the 8+ s the VM spent saved`,
+      );
+    }),
 });
 
 Deno.test({
   name: "hv run --save-after, then --restore on the same host: no TSC change, the guest resumes its wait and finishes",
   ignore,
-  fn: async () => {
-    const dir = await Deno.makeTempDir();
-    try {
-      const s = await hv("run", ...COMPOSITION, "--append", "tsc_change_wait=16", "--save", `${dir}/vm`, "--save-after", "8", "--timeout", "60");
+  fn: () =>
+    withTempDir(async (dir) => {
+      const s = await hv(
+        "run",
+        ...COMPOSITION,
+        "--append",
+        "tsc_change_wait=16",
+        "--save",
+        `${dir}/vm`,
+        "--save-after",
+        "8",
+        "--timeout",
+        "60",
+      );
       assert.equal(s.code, 0, s.stderr + s.stdout);
       assert.match(s.stderr, /probe: waiting up to 16 s/, "saved while the guest waited");
       assert.match(s.stderr, /hv: VM saved to /);
@@ -143,8 +148,5 @@ Deno.test({
       assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.match(r.stdout, /reenlightenment\.tsc_change\s+skip\s+no TSC frequency change within 16 s/);
       assert.match(r.stdout, /^\d+ passed, 0 failed, 1 skipped$/m);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });

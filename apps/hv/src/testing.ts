@@ -41,3 +41,38 @@ export const pool = async <A, B>(items: readonly A[], limit: number, fn: (a: A) 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 };
+
+/** `hv run args...` in `cwd` (where hv writes hv-crash-*.json), as a child process with piped output. */
+export const spawnHv = (cwd: string, ...args: string[]) =>
+  new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-prompt", "--quiet", MAIN, "run", ...args],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+
+/** Reads `stream` to its end into `into.text`, resolving `onMatch` the first time the text matches `re` (if given). */
+export function collect(stream: ReadableStream<Uint8Array>, re?: RegExp) {
+  const into = { text: "" };
+  let matched = () => {};
+  const onMatch = new Promise<void>((r) => (matched = r));
+  const done = (async () => {
+    const d = new TextDecoder();
+    for await (const chunk of stream) {
+      into.text += d.decode(chunk, { stream: true });
+      if (re?.test(into.text)) matched();
+    }
+  })();
+  return { into, onMatch, done };
+}
+
+/** Runs `fn` with a new temporary directory, removed afterwards whatever happens. */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -298,6 +298,9 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
       // module loading and type checking under `deno test`, is not the guest's). Until then a
       // start-up watchdog ends a VMM that never gets going.
       let saveTimer: ReturnType<typeof setTimeout> | undefined;
+      // Settles when the timer thread has left its loop (or at once when there is none).
+      let timerStoppedNow = () => {};
+      const timerStopped = layout.slots > 0 ? new Promise<void>((r) => (timerStoppedNow = r)) : Promise.resolve();
       cfg.save?.requested?.then(() => finish({ kind: "saved", code: 0 }), () => {});
       let timer = setTimeout(
         () => finish({ kind: "error", code: EXIT_VMM_ERROR, message: `the vCPU workers did not start within ${STARTUP_LIMIT_SECONDS} s` }),
@@ -319,11 +322,22 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
         // Workers blocked in KVM_RUN return at the kick; give them a moment, then stop regardless.
         setTimeout(() => done(), 10_000);
       };
+      let settled = false;
       const done = () => {
-        if (!outcome) return;
-        const o = outcome.kind === "timeout" ? { ...outcome, registers } : outcome;
-        for (const w of workers) w.terminate();
-        resolve({ outcome: o, exits, seconds: (performance.now() - t0) / 1000 });
+        if (!outcome || settled) return;
+        settled = true;
+        let o: RunOutcome = outcome.kind === "timeout" ? { ...outcome, registers } : outcome;
+        if (o.kind === "saved" && stopped < vcpus.length) {
+          o = { kind: "error", code: EXIT_VMM_ERROR, message: `cannot save the VM: ${vcpus.length - stopped} vCPU(s) did not stop` };
+        }
+        const settle = () => {
+          for (const w of workers) w.terminate();
+          resolve({ outcome: o, exits, seconds: (performance.now() - t0) / 1000 });
+        };
+        // A save reads state the timer thread writes: let it finish its last expiry first (it
+        // sees the stop word within 50 ms); terminating it could cut a delivery in half.
+        if (o.kind === "saved") void Promise.race([timerStopped, new Promise((r) => setTimeout(r, 2000))]).then(settle);
+        else settle();
       };
       vcpus.forEach((v, i) => {
         const w = new Worker(new URL("./vcpu_worker.ts", import.meta.url), { type: "module" });
@@ -407,6 +421,7 @@ export async function runMachine(cfg: MachineConfig): Promise<RunResult> {
         workers.push(t);
         t.onmessage = (e: MessageEvent<{ type: string; message?: string; report?: GuestCrashReport; source?: string }>) => {
           if (e.data.type === "error") finish({ kind: "error", code: EXIT_VMM_ERROR, message: `timer thread: ${e.data.message}` });
+          else if (e.data.type === "timer-stopped") timerStoppedNow();
         };
         const init: TimerInit = {
           type: "timer-init",

@@ -65,6 +65,7 @@ self.onmessage = async (e: MessageEvent<TimerInit | { type: string }>) => {
       const waitMs = Math.min(50, Math.max(0, (next - timers.now()) / 1e6));
       if (waitMs > 0) Atomics.wait(gen, 0, g, waitMs);
     }
+    self.postMessage({ type: "timer-stopped" });
   } catch (err) {
     self.postMessage({ type: "error", vcpu: -1, message: err instanceof Error ? err.stack ?? err.message : String(err) });
   }
