@@ -107,6 +107,8 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
   const guest = await prepareGuest(o, io, snapshot?.guest);
   if (typeof guest === "number") return guest;
   const profile = saved ? saved.guest.profile : o.profile;
+  // Reports (a crash document names the profile) speak of the VM that runs: the snapshot's, after a restore.
+  const reportAs: RunOptions = profile === o.profile ? o : { ...o, profile };
   const { kernel, kernelName, append, initrd, onSerial } = guest;
 
   const maxResets = o.maxResets ?? DEFAULT_MAX_RESETS;
@@ -115,7 +117,7 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
   // --on-crash pause: report while the crashed VM is kept (vCPUs stopped), then wait.
   const beforeTeardown = async (r: RunResult) => {
     if (o.onCrash !== "pause" || r.outcome.kind !== "crash") return;
-    await reportRun(o, io, guest, r.outcome);
+    await reportRun(reportAs, io, guest, r.outcome);
     reported = true;
     await holdPaused(io, { untilMs: started + o.timeoutSeconds * 1000, signals: io.signals });
   };
@@ -158,7 +160,7 @@ export async function runEmulator(o: RunOptions, io: RunIo): Promise<number> {
   });
   for (const stop of stopListening) stop();
   guest.close();
-  if (!reported) await reportRun(o, io, guest, result.outcome);
+  if (!reported) await reportRun(reportAs, io, guest, result.outcome);
   if (result.outcome.kind === "saved") io.err(`hv: VM saved to ${o.save} after ${result.seconds.toFixed(1)} s (resume it with: hv run --restore ${o.save})`);
   const interrupts = interruptSummary(result.exits);
   if (interrupts) io.err(interrupts);
