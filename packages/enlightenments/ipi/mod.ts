@@ -9,6 +9,8 @@ export {
   allVpIndices,
   appendBankVps,
   HV_VP_SET_MAX_VPS,
+  inputU32,
+  readInputVpSet,
   readVpSet,
   readVpSetFast,
   VP_SET_ALL,

@@ -18,8 +18,8 @@ import {
   allVpIndices,
   appendBankVps,
   HV_VP_SET_MAX_VPS,
-  readVpSet,
-  readVpSetFast,
+  inputU32,
+  readInputVpSet,
   VP_SET_ALL,
   VP_SET_INVALID,
   VP_SET_UNKNOWN_FORMAT,
@@ -88,14 +88,8 @@ export function ipiHandlers(): PluginHandlers {
 
   const sendIpiEx = (vp: VpView, call: HypercallInput): number => {
     const partition = vp.partition;
-    let vector: number, n: number;
-    if (call.fast) {
-      vector = call.fastInput[0];
-      n = readVpSetFast(call.fastInput, HvSendSyntheticClusterIpiExInput.vp_set.offset / 8, call.varHeaderQwords, targets);
-    } else {
-      vector = partition.memory.readU32(call.inputGpa + HvSendSyntheticClusterIpiExInput.vector.offset);
-      n = readVpSet(partition.memory, call.inputGpa + HvSendSyntheticClusterIpiExInput.vp_set.offset, call.varHeaderQwords, targets);
-    }
+    const vector = inputU32(partition.memory, call, HvSendSyntheticClusterIpiExInput.vector.offset);
+    const n = readInputVpSet(partition.memory, call, HvSendSyntheticClusterIpiExInput.vp_set.offset, targets);
     if (n === VP_SET_INVALID || n === VP_SET_UNKNOWN_FORMAT) return HV_STATUS_INVALID_HYPERCALL_INPUT;
     if (n !== VP_SET_ALL && call.varHeaderQwords === 0) return HV_STATUS_SUCCESS;
     if (!validVector(vector)) return HV_STATUS_INVALID_HYPERCALL_INPUT;

@@ -31,7 +31,7 @@ import {
   HV_VP_SET_VPS_PER_BANK,
   hvVpSetBankCount,
 } from "@hv/tlfs";
-import type { GuestMemory, PartitionView } from "@hv/x86";
+import type { GuestMemory, HypercallInput, PartitionView } from "@hv/x86";
 
 /** Largest number of VP indices a VP set can name: 64 banks x 64 VPs = 4096 (indices 0..4095). */
 export const HV_VP_SET_MAX_VPS = HV_VP_SET_MAX_BANKS * HV_VP_SET_VPS_PER_BANK;
@@ -151,6 +151,28 @@ export function readVpSetFast(words: Uint32Array, qword: number, varHeaderQwords
   if (h !== 0) return h;
   if (varHeaderQwords === 0) return 0;
   return decodeBanks(words[at + 2], words[at + 3], undefined, 0, words, qword, out);
+}
+
+/**
+ * The u32 field at byte `offset` of a hypercall's fixed input (TLFS §3.6/§3.7: fast calls pass it
+ * in RDX, R8 and the XMM registers, slow calls in the input page): `call.fastInput[offset / 4]` for
+ * a fast call (`offset` a multiple of 4 within the fast words), else the u32 at GPA
+ * `call.inputGpa + offset`, -1 when that is not in guest RAM (`GuestMemory.readU32`). Exit path:
+ * no allocation.
+ */
+export function inputU32(mem: GuestMemory, call: HypercallInput, offset: number): number {
+  return call.fast ? call.fastInput[offset >> 2] : mem.readU32(call.inputGpa + offset);
+}
+
+/**
+ * The HV_VP_SET at byte `offset` (a multiple of 8) of a hypercall's input, fast ({@link readVpSetFast})
+ * or slow ({@link readVpSet} at `call.inputGpa + offset`), with the call's variable-header size;
+ * same result. Exit path: no allocation.
+ */
+export function readInputVpSet(mem: GuestMemory, call: HypercallInput, offset: number, out: Uint32Array): number {
+  return call.fast
+    ? readVpSetFast(call.fastInput, offset / 8, call.varHeaderQwords, out)
+    : readVpSet(mem, call.inputGpa + offset, call.varHeaderQwords, out);
 }
 
 /**

@@ -3,7 +3,7 @@
  * `PartitionView.flushTlb` of the named VPs. No state.
  * @module
  */
-import { allVpIndices, appendBankVps, HV_VP_SET_MAX_VPS, readVpSet, readVpSetFast, VP_SET_INVALID } from "@hv/ipi";
+import { allVpIndices, appendBankVps, HV_VP_SET_MAX_VPS, inputU32, readInputVpSet, VP_SET_INVALID } from "@hv/ipi";
 import {
   HV_FLUSH_ALL_PROCESSORS,
   HV_STATUS_INVALID_HYPERCALL_INPUT,
@@ -82,14 +82,8 @@ export function tlbflushHandlers(): PluginHandlers {
   /** 0x0013 / 0x0014. */
   const flushEx = (vp: VpView, call: HypercallInput): number => {
     const partition = vp.partition;
-    let flags: number, n: number;
-    if (call.fast) {
-      flags = call.fastInput[2];
-      n = readVpSetFast(call.fastInput, HvFlushVirtualAddressSpaceExInput.hv_vp_set.offset / 8, call.varHeaderQwords, targets);
-    } else {
-      flags = partition.memory.readU32(call.inputGpa + HvFlushVirtualAddressSpaceExInput.flags.offset);
-      n = readVpSet(partition.memory, call.inputGpa + HvFlushVirtualAddressSpaceExInput.hv_vp_set.offset, call.varHeaderQwords, targets);
-    }
+    const flags = inputU32(partition.memory, call, HvFlushVirtualAddressSpaceExInput.flags.offset);
+    const n = readInputVpSet(partition.memory, call, HvFlushVirtualAddressSpaceExInput.hv_vp_set.offset, targets);
     if (n === VP_SET_INVALID || flags < 0) return HV_STATUS_INVALID_HYPERCALL_INPUT;
     // VP_SET_ALL, VP_SET_UNKNOWN_FORMAT (KVM: format != SPARSE_4K means all) or the flag: every VP.
     if (n < 0 || (flags & HV_FLUSH_ALL_PROCESSORS) !== 0) flushAll(partition);
