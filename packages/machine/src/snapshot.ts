@@ -104,10 +104,9 @@ export function captureMachineState(m: MachineParts): MachineState {
     partition: m.partition.save(),
     vps: m.vpStates.map((b) => new StateArena([...m.vpEntries], b).save()),
     apics: m.apicStates.map((b) => {
-      const copy = new SharedArrayBuffer(b.byteLength);
-      new Uint8Array(copy).set(new Uint8Array(b));
+      const copy = b.slice(0);
       shiftApicTimes(copy, -now);
-      return { version: APIC_STATE.version, bytes: new Uint8Array(copy.slice(0)) };
+      return { version: APIC_STATE.version, bytes: new Uint8Array(copy) };
     }),
     cmos: new Uint8Array(m.cmos.slice(0)),
   };
